@@ -1,0 +1,31 @@
+# The two quick-start commands: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test unit bench clean-var
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+## make run: set up and start the whole suite (demo data included) in the foreground
+run: $(VENV)/.installed
+	$(PY) deploy/run.py $(ARGS)
+
+## make test: the whole test suite (needs RabbitMQ with its management plugin)
+test: $(VENV)/.installed
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make unit: the tests that need no broker
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+## make bench: latency of the chain and batch throughput (prints figures)
+bench: $(VENV)/.installed
+	$(PY) tests/bench/bench_chain.py $(ARGS)
+
+clean-var:
+	rm -rf var

@@ -1,0 +1,144 @@
+"""RabbitMQ topology and publishing, shared by services, the CLI and tests.
+
+One durable topic exchange, ``carpimko.events``, carries every event with its
+type as routing key. Each subscription (service, handler) has:
+
+- its queue ``evt-carpimko-<type>--<service>.<method>`` (nameko's naming),
+- a ``.retry`` queue where a failed message waits (per-message TTL, growing
+  with each attempt) before it dead-letters back to the main queue through
+  the default exchange (not through the events exchange, which would
+  redeliver it to every subscriber),
+- a ``.dlq`` queue for messages that failed for good, with the reason in
+  their headers.
+
+None of the main queues carries special arguments, so the topology can be
+extended without RabbitMQ refusing a redeclaration. Queues are declared at
+deploy/migration time (``carpimko broker setup``) as well as at start,
+because events published before a queue exists would be dropped.
+"""
+from __future__ import annotations
+
+from kombu import Connection, Exchange, Queue
+
+from .events import EXCHANGE
+
+SOURCE = "carpimko"  # nameko's event exchange is "<source>.events"
+events_exchange = Exchange(EXCHANGE, type="topic", durable=True)
+
+# (event type, service, handler method): who listens to what.
+SUBSCRIPTIONS: list[tuple[str, str, str]] = [
+    ("income_declared", "contributions", "on_income_declared"),
+    ("contributions_recalculated", "documents", "on_contributions_recalculated"),
+    ("document_generated", "notifications", "on_document_generated"),
+]
+
+
+def queue_name(event_type: str, service: str, method: str) -> str:
+    return f"evt-{SOURCE}-{event_type}--{service}.{method}"
+
+
+def retry_queue_name(queue: str) -> str:
+    return f"{queue}.retry"
+
+
+def dead_letter_queue_name(queue: str) -> str:
+    return f"{queue}.dlq"
+
+
+def main_queue(event_type: str, service: str, method: str) -> Queue:
+    return Queue(queue_name(event_type, service, method), exchange=events_exchange,
+                 routing_key=event_type, durable=True, auto_delete=False, exclusive=False)
+
+
+def retry_queue(queue: str) -> Queue:
+    return Queue(retry_queue_name(queue), durable=True, queue_arguments={
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": queue,
+    })
+
+
+def dead_letter_queue(queue: str) -> Queue:
+    return Queue(dead_letter_queue_name(queue), durable=True)
+
+
+def declare_subscription(channel, event_type: str, service: str, method: str) -> None:
+    main = main_queue(event_type, service, method)
+    events_exchange(channel).declare()
+    main(channel).declare()
+    retry_queue(main.name)(channel).declare()
+    dead_letter_queue(main.name)(channel).declare()
+
+
+def declare_topology(amqp_uri: str, subscriptions=None) -> list[str]:
+    """Declare the exchange and every subscription's queues; return main queue names."""
+    names = []
+    with Connection(amqp_uri, connect_timeout=5) as conn:
+        channel = conn.channel()
+        for event_type, service, method in subscriptions or SUBSCRIPTIONS:
+            declare_subscription(channel, event_type, service, method)
+            names.append(queue_name(event_type, service, method))
+        channel.close()
+    return names
+
+
+def check_broker(amqp_uri: str, timeout: float = 3) -> str | None:
+    """None when RabbitMQ answers, else a one-line reason."""
+    try:
+        with Connection(amqp_uri, connect_timeout=timeout) as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(exc).__name__}: {exc}"
+
+
+class EventPublisher:
+    """Publishes envelopes to the events exchange with publisher confirms.
+
+    ``publish`` returns once RabbitMQ confirmed the message (persistent,
+    routed to durable queues). Trace context travels in message headers.
+    """
+
+    def __init__(self, amqp_uri: str):
+        self.amqp_uri = amqp_uri
+        self._conn = None
+        self._producer = None
+
+    def _ensure(self):
+        if self._producer is None:
+            self._conn = Connection(self.amqp_uri, transport_options={"confirm_publish": True},
+                                    connect_timeout=5)
+            self._producer = self._conn.Producer(serializer="json")
+        return self._producer
+
+    def publish(self, envelope: dict) -> None:
+        producer = self._ensure()
+        try:
+            producer.publish(
+                envelope,
+                exchange=events_exchange,
+                routing_key=envelope["type"],
+                delivery_mode=2,
+                declare=[events_exchange],
+                headers=trace_headers(envelope),
+                retry=True,
+                retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+            )
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.release()
+            except Exception:  # noqa: BLE001
+                pass
+        self._conn = self._producer = None
+
+
+def trace_headers(envelope: dict) -> dict:
+    return {
+        "carpimko.event_id": envelope["event_id"],
+        "carpimko.correlation_id": envelope["correlation_id"],
+        "carpimko.causation_id": envelope.get("causation_id") or "",
+    }

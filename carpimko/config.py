@@ -1,0 +1,118 @@
+"""Configuration from environment variables, with documented defaults.
+
+Every setting has an embedded default so that ``make run`` works on a fresh
+machine: one SQLite file per service under the data folder and RabbitMQ on
+localhost. Production sets the URLs (PostgreSQL, a RabbitMQ cluster).
+
+| variable                          | default                                   |
+|-----------------------------------|-------------------------------------------|
+| CARPIMKO_AMQP_URI                 | pyamqp://guest:guest@localhost:5672/      |
+| CARPIMKO_DATA_DIR                 | ./var                                     |
+| CARPIMKO_<SERVICE>_DATABASE_URL   | sqlite:///<data dir>/<service>.sqlite3    |
+| CARPIMKO_SMTP_HOST / _PORT        | 127.0.0.1 / 8025                          |
+| CARPIMKO_MAIL_FROM                | Carpimko <ne-pas-repondre@carpimko.local> |
+| CARPIMKO_GATEWAY_ADDRESS          | 127.0.0.1:8000                            |
+| CARPIMKO_PUBLIC_URL               | http://<gateway address>                  |
+| CARPIMKO_RPC_TIMEOUT              | 5 (seconds)                               |
+| CARPIMKO_MAX_ATTEMPTS             | 5 (tries before a message is dead-lettered)|
+| CARPIMKO_RETRY_DELAY              | 1 (seconds, doubled at every try, max 60) |
+| CARPIMKO_MAX_WORKERS              | 10 (concurrent workers per service copy)  |
+| CARPIMKO_COOKIE_SECURE            | 1 (set 0 only for local http development) |
+| CARPIMKO_SESSION_HOURS            | 8                                         |
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVICES = ("accounts", "contributions", "documents", "notifications")
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def _flag(name: str, default: bool) -> bool:
+    return _env(name, "1" if default else "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    amqp_uri: str
+    data_dir: Path
+    smtp_host: str
+    smtp_port: int
+    mail_from: str
+    gateway_address: str
+    public_url: str
+    rpc_timeout: float
+    max_attempts: int
+    retry_delay: float
+    max_workers: int
+    cookie_secure: bool
+    session_hours: int
+
+    def database_url(self, service: str) -> str:
+        default = f"sqlite:///{self.data_dir / (service + '.sqlite3')}"
+        return _env(f"CARPIMKO_{service.upper()}_DATABASE_URL", default)
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @property
+    def letters_dir(self) -> Path:
+        return self.data_dir / "letters"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.data_dir / "documents"
+
+    def nameko_config(self, service: str | None = None, **extra) -> dict:
+        """The config dict handed to a nameko ServiceContainer.
+
+        Services read their settings from the container config (never from
+        the environment directly), so tests can hand them any config.
+        """
+        config = {
+            "AMQP_URI": self.amqp_uri,
+            "max_workers": self.max_workers,
+            "parent_calls_tracked": 10,
+            "WEB_SERVER_ADDRESS": self.gateway_address,
+            "DATA_DIR": str(self.data_dir),
+            "SMTP_HOST": self.smtp_host,
+            "SMTP_PORT": self.smtp_port,
+            "MAIL_FROM": self.mail_from,
+            "PUBLIC_URL": self.public_url,
+            "RPC_TIMEOUT": self.rpc_timeout,
+            "MAX_ATTEMPTS": self.max_attempts,
+            "RETRY_DELAY": self.retry_delay,
+            "COOKIE_SECURE": self.cookie_secure,
+            "SESSION_HOURS": self.session_hours,
+        }
+        if service is not None:
+            config["DATABASE_URL"] = self.database_url(service)
+        config.update(extra)
+        return config
+
+
+def load() -> Settings:
+    data_dir = Path(_env("CARPIMKO_DATA_DIR", "var")).resolve()
+    gateway_address = _env("CARPIMKO_GATEWAY_ADDRESS", "127.0.0.1:8000")
+    return Settings(
+        amqp_uri=_env("CARPIMKO_AMQP_URI", "pyamqp://guest:guest@localhost:5672/"),
+        data_dir=data_dir,
+        smtp_host=_env("CARPIMKO_SMTP_HOST", "127.0.0.1"),
+        smtp_port=int(_env("CARPIMKO_SMTP_PORT", "8025")),
+        mail_from=_env("CARPIMKO_MAIL_FROM", "Carpimko <ne-pas-repondre@carpimko.local>"),
+        gateway_address=gateway_address,
+        public_url=_env("CARPIMKO_PUBLIC_URL", f"http://{gateway_address}").rstrip("/"),
+        rpc_timeout=float(_env("CARPIMKO_RPC_TIMEOUT", "5")),
+        max_attempts=int(_env("CARPIMKO_MAX_ATTEMPTS", "5")),
+        retry_delay=float(_env("CARPIMKO_RETRY_DELAY", "1")),
+        max_workers=int(_env("CARPIMKO_MAX_WORKERS", "10")),
+        cookie_secure=_flag("CARPIMKO_COOKIE_SECURE", True),
+        session_hours=int(_env("CARPIMKO_SESSION_HOURS", "8")),
+    )

@@ -1,0 +1,177 @@
+"""The event envelope and the versioned contracts of every event.
+
+Every event on the bus has the same envelope::
+
+    {"event_id", "type", "version", "occurred_at", "correlation_id",
+     "causation_id", "member_id", "payload"}
+
+``correlation_id`` is the id of what started the chain (the declaration id),
+``causation_id`` the event that caused this one. The payload of each type is
+validated by its marshmallow schema below; a consumer rejects what does not
+validate (dead letter), never half-processes it. Money travels as decimal
+strings with two places, dates as ISO strings.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+EXCHANGE = "carpimko.events"
+FILE_NUMBER = validate.Regexp(r"^(\d{7}|\d{9})$", error="file number must be 7 or 9 digits")
+
+
+def Money(**kw):
+    return fields.Decimal(places=2, as_string=True, allow_nan=False, **kw)
+
+
+class InvalidEvent(Exception):
+    """The message is not a valid event of a known type and version."""
+
+
+class EnvelopeSchema(Schema):
+    event_id = fields.UUID(required=True)
+    type = fields.String(required=True)
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    occurred_at = fields.AwareDateTime(required=True, format="iso")
+    correlation_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    causation_id = fields.String(required=True, allow_none=True, validate=validate.Length(max=64))
+    member_id = fields.String(required=True, allow_none=True, validate=FILE_NUMBER)
+    payload = fields.Dict(required=True)
+
+
+class IncomeDeclaredV1(Schema):
+    declaration_id = fields.UUID(required=True)
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    professional_income = Money(required=True, allow_none=True, validate=validate.Range(min=0))
+    conventioned_income = Money(required=True, allow_none=True, validate=validate.Range(min=0))
+    source = fields.String(required=True, validate=validate.OneOf(["portal", "batch"]))
+    declared_at = fields.AwareDateTime(required=True, format="iso")
+
+
+class AssessmentLineV1(Schema):
+    scheme = fields.String(required=True)
+    label = fields.String(required=True)
+    base = Money(required=True)
+    rate = fields.Decimal(required=True, allow_none=True, as_string=True)
+    fixed = Money(required=True)
+    amount = Money(required=True)
+
+
+class ContributionsRecalculatedV1(Schema):
+    assessment_id = fields.UUID(required=True)
+    declaration_id = fields.UUID(required=True)
+    year = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["provisional", "regularised"]))
+    parameters_version = fields.String(required=True)
+    income_used = Money(required=True)
+    income_declared = fields.Boolean(required=True)
+    lines = fields.List(fields.Nested(AssessmentLineV1), required=True, validate=validate.Length(min=1))
+    total = Money(required=True)
+    previous_total = Money(required=True, allow_none=True)
+    notes = fields.List(fields.String(), required=True)
+
+
+class DocumentGeneratedV1(Schema):
+    document_id = fields.UUID(required=True)
+    kind = fields.String(required=True)
+    title = fields.String(required=True)
+    sha256 = fields.String(required=True, validate=validate.Length(equal=64))
+    issued_on = fields.Date(required=True)
+
+
+class NotificationSentV1(Schema):
+    notification_id = fields.UUID(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(["email", "post"]))
+    document_id = fields.UUID(required=True, allow_none=True)
+    reference = fields.String(required=True)
+
+
+CONTRACTS: dict[tuple[str, int], type[Schema]] = {
+    ("income_declared", 1): IncomeDeclaredV1,
+    ("contributions_recalculated", 1): ContributionsRecalculatedV1,
+    ("document_generated", 1): DocumentGeneratedV1,
+    ("notification_sent", 1): NotificationSentV1,
+}
+LATEST_VERSION = {etype: max(v for t, v in CONTRACTS if t == etype) for etype, _ in CONTRACTS}
+
+
+@dataclass(frozen=True)
+class Event:
+    """A validated event. ``payload`` holds deserialised values (Decimal, UUID...)."""
+
+    event_id: str
+    type: str
+    version: int
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str | None
+    member_id: str | None
+    payload: dict
+    raw: dict
+
+
+def _json_ready(value):
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return value
+
+
+def new_event(type: str, payload: dict, *, member_id: str | None,
+              correlation_id: str | None = None, cause: Event | None = None,
+              event_id: str | None = None, occurred_at: datetime | None = None) -> dict:
+    """Build and validate an envelope ready for the wire (a JSON-able dict).
+
+    The payload is serialised through its contract, so a producer can never
+    emit what a consumer would reject.
+    """
+    version = LATEST_VERSION.get(type)
+    if version is None:
+        raise InvalidEvent(f"unknown event type {type!r}")
+    schema = CONTRACTS[(type, version)]()
+    errors = schema.validate(schema.dump(payload))
+    if errors:
+        raise InvalidEvent(f"invalid {type} payload: {errors}")
+    eid = event_id or str(uuid.uuid4())
+    envelope = {
+        "event_id": eid,
+        "type": type,
+        "version": version,
+        "occurred_at": (occurred_at or datetime.now(timezone.utc)).isoformat(),
+        "correlation_id": correlation_id or (cause.correlation_id if cause else eid),
+        "causation_id": cause.event_id if cause else None,
+        "member_id": member_id,
+        "payload": schema.dump(payload),
+    }
+    return envelope
+
+
+def parse_event(body) -> Event:
+    """Validate an incoming message body; raise :class:`InvalidEvent` with the reason."""
+    if not isinstance(body, dict):
+        raise InvalidEvent(f"event body must be a JSON object, got {type(body).__name__}")
+    try:
+        envelope = EnvelopeSchema().load(body)
+    except ValidationError as exc:
+        raise InvalidEvent(f"invalid envelope: {exc.messages}") from None
+    contract = CONTRACTS.get((envelope["type"], envelope["version"]))
+    if contract is None:
+        raise InvalidEvent(f"unknown event type/version {envelope['type']!r} v{envelope['version']}")
+    try:
+        payload = contract().load(envelope["payload"])
+    except ValidationError as exc:
+        raise InvalidEvent(f"invalid {envelope['type']} payload: {exc.messages}") from None
+    return Event(
+        event_id=str(envelope["event_id"]),
+        type=envelope["type"],
+        version=envelope["version"],
+        occurred_at=envelope["occurred_at"],
+        correlation_id=envelope["correlation_id"],
+        causation_id=envelope["causation_id"],
+        member_id=envelope["member_id"],
+        payload=payload,
+        raw=body,
+    )

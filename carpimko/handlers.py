@@ -1,0 +1,124 @@
+"""A reliable event handler: validate, retry with back-off, then dead-letter.
+
+nameko's own ``event_handler`` acks a failing message away (or, with
+``requeue_on_error``, loops on it thousands of times a second). This one:
+
+- parses the envelope before a worker starts; an invalid event goes straight
+  to the dead-letter queue with the reason (it can never succeed);
+- on a handler error, republishes the message to the subscription's
+  ``.retry`` queue with a per-message TTL of ``RETRY_DELAY * 2**(n-1)``
+  seconds (at most 60), from which RabbitMQ dead-letters it back to the main
+  queue; after ``MAX_ATTEMPTS`` tries, or at once for a
+  :class:`~carpimko.errors.PermanentFailure`, it goes to ``.dlq`` with the
+  reason, attempt count and original queue in its headers;
+- only then acks the original. A crash in between redelivers it: consumers
+  are idempotent (inbox), so that costs nothing.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import datetime, timezone
+
+from eventlet.semaphore import Semaphore
+from kombu import Connection
+from nameko.events import EventHandler
+
+from . import broker
+from .errors import PermanentFailure
+from .events import InvalidEvent, parse_event
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS_HEADER = "x-carpimko-attempts"
+MAX_DELAY = 60.0
+
+
+class ReliableEventHandler(EventHandler):
+    def __init__(self, event_type: str, **kwargs):
+        super().__init__(broker.SOURCE, event_type, **kwargs)
+
+    def setup(self):
+        super().setup()
+        config = self.container.config
+        self.max_attempts = int(config.get("MAX_ATTEMPTS", 5))
+        self.retry_delay = float(config.get("RETRY_DELAY", 1))
+        self.retry_queue = broker.retry_queue_name(self.queue.name)
+        self.dead_letter_queue = broker.dead_letter_queue_name(self.queue.name)
+        with Connection(config["AMQP_URI"], connect_timeout=10) as conn:
+            channel = conn.channel()
+            broker.declare_subscription(channel, self.event_type, self.container.service_name,
+                                        self.method_name)
+            channel.close()
+        self._connection = Connection(config["AMQP_URI"],
+                                      transport_options={"confirm_publish": True})
+        self._publish_lock = Semaphore(1)  # one channel, many greenthreads
+
+    def stop(self):
+        super().stop()
+        try:
+            self._connection.release()
+        except Exception:  # noqa: BLE001
+            pass
+
+    # -- incoming -----------------------------------------------------------------
+    def handle_message(self, body, message):
+        try:
+            event = parse_event(body)
+        except InvalidEvent as exc:
+            log.error("rejecting invalid event on %s: %s", self.queue.name, exc)
+            self._forward(message, body, self.dead_letter_queue, reason=str(exc),
+                          attempts=self._attempts(message) + 1)
+            self.queue_consumer.ack_message(message)
+            return
+        super().handle_message(event, message)
+
+    # -- outcome ------------------------------------------------------------------
+    def handle_message_processed(self, message, result=None, exc_info=None):
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return
+        exc = exc_info[1]
+        attempts = self._attempts(message) + 1
+        reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        permanent = isinstance(exc, PermanentFailure)
+        if permanent or attempts >= self.max_attempts:
+            log.error("dead-lettering message from %s after %d attempt(s): %s",
+                      self.queue.name, attempts, reason)
+            self._forward(message, message.payload, self.dead_letter_queue, reason, attempts)
+        else:
+            delay = min(self.retry_delay * 2 ** (attempts - 1), MAX_DELAY)
+            log.warning("retrying message from %s in %.1fs (attempt %d/%d): %s",
+                        self.queue.name, delay, attempts, self.max_attempts, reason)
+            self._forward(message, message.payload, self.retry_queue, reason, attempts,
+                          expiration=delay)
+        self.queue_consumer.ack_message(message)
+
+    @staticmethod
+    def _attempts(message) -> int:
+        try:
+            return int((message.headers or {}).get(ATTEMPTS_HEADER, 0))
+        except (TypeError, ValueError):
+            return 0
+
+    def _forward(self, message, body, queue, reason, attempts, expiration=None):
+        headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-death")}
+        headers.update({
+            ATTEMPTS_HEADER: attempts,
+            "x-carpimko-error": reason[:2000],
+            "x-carpimko-queue": self.queue.name,
+            "x-carpimko-failed-at": datetime.now(timezone.utc).isoformat(),
+        })
+        kwargs = {}
+        if expiration is not None:
+            kwargs["expiration"] = expiration
+        if not isinstance(body, (dict, list, str, int, float, bool, type(None))):
+            body = repr(body)
+        with self._publish_lock:
+            producer = self._connection.Producer(serializer="json")
+            producer.publish(body, exchange="", routing_key=queue, delivery_mode=2,
+                             headers=headers, retry=True,
+                             retry_policy={"max_retries": 3, "interval_start": 0.2}, **kwargs)
+
+
+reliable_event_handler = ReliableEventHandler.decorator

@@ -1,0 +1,32 @@
+"""The gateway's view of the services: every call has a timeout."""
+from __future__ import annotations
+
+import eventlet
+
+from carpimko import rpc
+from carpimko.errors import ServiceUnavailable
+
+SERVICES = ("accounts", "contributions", "documents", "notifications")
+
+
+class Backends:
+    def __init__(self, proxy_for, timeout: float):
+        self._proxy_for = proxy_for  # service name -> nameko proxy
+        self.timeout = timeout
+
+    def call(self, service: str, method: str, *args, timeout: float | None = None, **kwargs):
+        return rpc.call(self._proxy_for(service), service, method, *args,
+                        timeout=timeout or self.timeout, **kwargs)
+
+    def health(self, timeout: float = 2.0) -> dict:
+        """Ask every service at once; each answers "up" or "down"."""
+        def probe(name):
+            try:
+                self.call(name, "health", timeout=timeout)
+                return name, "up"
+            except ServiceUnavailable:
+                return name, "down"
+            except Exception:  # noqa: BLE001 - a failing health check is "down"
+                return name, "down"
+        pool = eventlet.GreenPool(len(SERVICES))
+        return dict(pool.imap(probe, SERVICES))

@@ -1,0 +1,182 @@
+"""HTTP plumbing of the gateway: responses, the error format, security
+headers, the session cookie and CSRF checks. No business rules here."""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from functools import wraps
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from werkzeug.wrappers import Response
+
+from carpimko.errors import CarpimkoError, Conflict, InvalidRequest, NotFound, ServiceUnavailable, Unauthorized
+
+from . import messages
+from .formatting import FILTERS
+
+log = logging.getLogger(__name__)
+
+templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                        autoescape=select_autoescape(["html"]), trim_blocks=True,
+                        lstrip_blocks=True)
+templates.filters.update(FILTERS)
+
+MAX_JSON_BODY = 16 * 1024
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+class Forbidden(CarpimkoError):
+    pass
+
+
+class UnsupportedMediaType(CarpimkoError):
+    pass
+
+
+class PayloadTooLarge(CarpimkoError):
+    pass
+
+
+class LoginRequired(CarpimkoError):
+    pass
+
+
+STATUS = [
+    (InvalidRequest, 400, "invalid_request"), (Unauthorized, 401, "unauthorized"),
+    (LoginRequired, 401, "login_required"), (Forbidden, 403, "forbidden"),
+    (NotFound, 404, "not_found"), (Conflict, 409, "conflict"),
+    (PayloadTooLarge, 413, "payload_too_large"),
+    (UnsupportedMediaType, 415, "unsupported_media_type"),
+    (ServiceUnavailable, 503, "service_unavailable"),
+]
+
+
+def secure_headers(response: Response, secure: bool, personal: bool = True) -> Response:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "same-origin")
+    h.setdefault("X-Frame-Options", "DENY")
+    if personal:
+        h.setdefault("Cache-Control", "no-store")
+    if secure:
+        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
+
+
+def json_response(data, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False), status=status, headers=headers,
+                    mimetype="application/json")
+
+
+def classify(exc: Exception) -> tuple[int, str]:
+    for cls, status, code in STATUS:
+        if isinstance(exc, cls):
+            return status, code
+    return 500, "internal"
+
+
+def error_body(exc: Exception) -> tuple[int, dict]:
+    status, code = classify(exc)
+    fields = {}
+    if isinstance(exc, InvalidRequest):
+        fields = messages.translate_field_errors(exc.fields)
+    return status, {"error": {"code": code, "message": messages.error(code), "fields": fields}}
+
+
+def api_errors(func):
+    """Turn every failure of an API handler into the one JSON error format."""
+    @wraps(func)
+    def wrapper(self, request, *args, **kwargs):
+        try:
+            response = func(self, request, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - mapped below, logged when unexpected
+            status, body = error_body(exc)
+            if status == 500:
+                log.exception("unexpected error on %s %s", request.method, request.path)
+            elif status == 503:
+                log.warning("%s %s: %s", request.method, request.path, exc)
+            headers = {"Retry-After": "30"} if status == 503 else None
+            response = json_response(body, status, headers)
+        return secure_headers(response, self.cookie_secure)
+    return wrapper
+
+
+def render(name: str, status: int = 200, **context) -> Response:
+    html = templates.get_template(name).render(**context)
+    return Response(html, status=status, mimetype="text/html")
+
+
+def page_errors(func):
+    """Turn every failure of a page handler into an error page in the layout."""
+    @wraps(func)
+    def wrapper(self, request, *args, **kwargs):
+        try:
+            response = func(self, request, *args, **kwargs)
+        except LoginRequired:
+            response = redirect("/connexion")
+        except Exception as exc:  # noqa: BLE001
+            status, code = classify(exc)
+            if status == 500:
+                log.exception("unexpected error on %s %s", request.method, request.path)
+            response = render("error.html", status=status, status_code=status,
+                              message=messages.error(code), code=code, member=None)
+            if status == 503:
+                response.headers["Retry-After"] = "30"
+        return secure_headers(response, self.cookie_secure)
+    return wrapper
+
+
+def redirect(location: str, status: int = 303) -> Response:
+    return Response("", status=status, headers={"Location": location})
+
+
+def cookie_name(secure: bool) -> str:
+    # The __Host- prefix requires Secure; plain-http local development cannot use it.
+    return "__Host-carpimko_session" if secure else "carpimko_session"
+
+
+def set_session_cookie(response: Response, token: str, secure: bool, max_age: int) -> None:
+    response.set_cookie(cookie_name(secure), token, max_age=max_age, path="/", secure=secure,
+                        httponly=True, samesite="Lax")
+
+
+def clear_session_cookie(response: Response, secure: bool) -> None:
+    response.delete_cookie(cookie_name(secure), path="/", secure=secure, httponly=True,
+                           samesite="Lax")
+
+
+def check_csrf(request, session: dict) -> None:
+    """A form must carry the session's token, and come from our own origin."""
+    check_origin(request)
+    sent = request.form.get("csrf_token", "")
+    if not session or not hmac.compare_digest(sent.encode(), session["csrf_token"].encode()):
+        raise Forbidden("missing or wrong CSRF token", {})
+
+
+def check_origin(request) -> None:
+    origin = request.headers.get("Origin")
+    if origin and origin != request.host_url.rstrip("/"):
+        raise Forbidden("cross-origin request refused", {})
+
+
+def json_body(request) -> dict:
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("expected application/json", {})
+    if (request.content_length or 0) > MAX_JSON_BODY:
+        raise PayloadTooLarge("body too large", {})
+    check_origin(request)
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_JSON_BODY:
+        raise PayloadTooLarge("body too large", {})
+    try:
+        data = json.loads(raw or b"null")
+    except ValueError:
+        raise InvalidRequest("body is not valid JSON", {"_body": ["invalid JSON"]}) from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("body must be a JSON object", {"_body": ["must be an object"]})
+    return data

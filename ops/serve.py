@@ -1,0 +1,56 @@
+"""Run one service (one copy) in this process, until SIGTERM or Ctrl-C.
+
+SIGTERM drains: the container stops taking new messages, lets in-flight
+workers finish for up to ``CARPIMKO_SHUTDOWN_TIMEOUT`` seconds (default 20),
+then kills what is left (unacked messages are redelivered to another copy).
+"""
+from __future__ import annotations
+
+import carpimko.green  # noqa: F401 - first: eventlet monkey patching
+
+import logging  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+import eventlet  # noqa: E402
+from nameko.runners import ServiceRunner  # noqa: E402
+
+from carpimko import config, logs  # noqa: E402
+
+from .registry import service_class  # noqa: E402
+
+log = logging.getLogger("carpimko.serve")
+
+
+def serve(name: str) -> int:
+    logs.setup(name)
+    settings = config.load()
+    db_service = name if name != "gateway" else None
+    runner = ServiceRunner(settings.nameko_config(db_service))
+    runner.add_service(service_class(name))
+    stop_requested = eventlet.event.Event()
+
+    def on_signal(signum, _frame):
+        if not stop_requested.ready():
+            stop_requested.send(signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    runner.start()
+    log.info("%s started (pid %d)", name, os.getpid())
+    stop_requested.wait()
+    timeout = float(os.environ.get("CARPIMKO_SHUTDOWN_TIMEOUT", "20"))
+    log.info("%s stopping (draining up to %.0fs)", name, timeout)
+    try:
+        with eventlet.Timeout(timeout):
+            runner.stop()
+    except eventlet.Timeout:
+        log.warning("%s: in-flight work did not finish in %.0fs; killing", name, timeout)
+        runner.kill()
+    log.info("%s stopped", name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve(sys.argv[1]))

@@ -1,0 +1,213 @@
+"""Use cases of the contributions service (service layer).
+
+Functions take a SQLAlchemy session (the unit of work is the caller's
+transaction) and the outbox/inbox models; business rules are in ``domain``.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from carpimko import inbox, outbox
+from carpimko.errors import InvalidRequest, NotFound, PermanentFailure
+from carpimko.events import Event, new_event
+
+from .domain import calculation, parameters
+from .models import Assessment, AssessmentLine, Contributor, Declaration, Inbox, Outbox
+
+CONSUMER = "contributions.on_income_declared"
+
+
+def _money(value, field: str, errors: dict) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        errors[field] = ["not a decimal amount"]
+        return None
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("100000000"):
+        errors[field] = ["must be between 0 and 99 999 999.99"]
+        return None
+    if amount != amount.quantize(Decimal("0.01")):
+        errors[field] = ["at most two decimal places"]
+        return None
+    return amount
+
+
+def validate_declaration(year, professional_income, conventioned_income) -> tuple[int, Decimal | None, Decimal | None]:
+    errors: dict = {}
+    if not isinstance(year, int) or isinstance(year, bool):
+        errors["year"] = ["must be an integer"]
+    elif year not in parameters.available_years():
+        years = ", ".join(str(y) for y in parameters.available_years())
+        errors["year"] = [f"no contribution rules for {year} (known years: {years})"]
+    income = _money(professional_income, "professional_income", errors)
+    conventioned = _money(conventioned_income, "conventioned_income", errors)
+    if professional_income in (None, "") and "professional_income" not in errors:
+        errors["professional_income"] = ["required"]
+    if income is not None and conventioned is not None and conventioned > income:
+        errors["conventioned_income"] = ["cannot exceed the professional income"]
+    if errors:
+        raise InvalidRequest("invalid declaration", errors)
+    return year, income, conventioned
+
+
+def record_declaration(session: Session, file_number: str, year, professional_income,
+                       conventioned_income, source: str = "portal",
+                       declaration_id: str | None = None) -> dict:
+    """Record a member's declaration and stage ``income_declared`` (same transaction).
+
+    Idempotent on ``declaration_id``: the gateway may retry after a timeout.
+    """
+    year, income, conventioned = validate_declaration(year, professional_income, conventioned_income)
+    if session.get(Contributor, file_number) is None:
+        raise NotFound(f"no contributor {file_number}", {})
+    declaration_id = declaration_id or str(uuid.uuid4())
+    existing = session.get(Declaration, declaration_id)
+    if existing is not None:
+        if existing.file_number != file_number:
+            raise NotFound("unknown declaration", {})
+        return declaration_view(session, existing)
+    now = datetime.now(timezone.utc)
+    declaration = Declaration(id=declaration_id, file_number=file_number, year=year,
+                              professional_income=income, conventioned_income=conventioned,
+                              source=source, declared_at=now, recorded_at=now)
+    session.add(declaration)
+    outbox.add(session, Outbox, new_event(
+        "income_declared",
+        {"declaration_id": declaration_id, "year": year, "professional_income": income,
+         "conventioned_income": conventioned, "source": source, "declared_at": now},
+        member_id=file_number, correlation_id=declaration_id))
+    session.flush()
+    return declaration_view(session, declaration)
+
+
+def assess_declared_income(session: Session, event: Event) -> str | None:
+    """Handle ``income_declared``: compute the year's assessment, stage
+    ``contributions_recalculated``. Returns the assessment id, or None for a
+    redelivered event."""
+    if not inbox.claim(session, Inbox, CONSUMER, event.event_id):
+        return None
+    p = event.payload
+    declaration_id = str(p["declaration_id"])
+    contributor = session.get(Contributor, event.member_id)
+    if contributor is None:
+        raise PermanentFailure(f"unknown member {event.member_id}")
+    try:
+        params = parameters.load_parameters(p["year"])
+    except parameters.UnknownYear as exc:
+        raise PermanentFailure(str(exc)) from None
+
+    declaration = session.get(Declaration, declaration_id)
+    if declaration is None:  # from a batch: first time we see it
+        declaration = Declaration(
+            id=declaration_id, file_number=event.member_id, year=p["year"],
+            professional_income=p["professional_income"],
+            conventioned_income=p["conventioned_income"], source=p["source"],
+            declared_at=p["declared_at"], recorded_at=datetime.now(timezone.utc))
+        session.add(declaration)
+        session.flush()  # the declaration row must exist before its assessment
+    elif declaration.file_number != event.member_id:
+        raise PermanentFailure(f"declaration {declaration_id} belongs to another member")
+    elif session.scalar(select(Assessment.id).where(Assessment.declaration_id == declaration_id)):
+        return None  # already assessed under another event id (replayed batch)
+
+    try:
+        result = calculation.assess(params, declaration.professional_income,
+                                    declaration.conventioned_income, contributor.conventionne)
+    except calculation.InvalidDeclaration as exc:
+        raise PermanentFailure(str(exc)) from None
+
+    previous = session.scalar(
+        select(Assessment).where(Assessment.file_number == event.member_id,
+                                 Assessment.year == p["year"], Assessment.is_current.is_(True))
+        .with_for_update())
+    previous_total = previous.total if previous is not None else None
+    if previous is not None:
+        session.execute(update(Assessment).where(Assessment.id == previous.id)
+                        .values(is_current=False))
+
+    assessment = Assessment(
+        id=str(uuid.uuid4()), declaration_id=declaration_id, file_number=event.member_id,
+        year=p["year"], status="regularised", is_current=True,
+        parameters_version=result.parameters_version, income_used=result.income_used,
+        income_declared=result.income_declared, conventionne=contributor.conventionne,
+        total=result.total, previous_total=previous_total, notes=json.dumps(list(result.notes)),
+        computed_at=datetime.now(timezone.utc))
+    assessment.lines = [
+        AssessmentLine(position=i, scheme=line.scheme, label=line.label, base=line.base,
+                       rate=None if line.rate is None else str(line.rate), fixed=line.fixed,
+                       amount=line.amount)
+        for i, line in enumerate(result.lines)
+    ]
+    session.add(assessment)
+    outbox.add(session, Outbox, new_event(
+        "contributions_recalculated",
+        {"assessment_id": assessment.id, "declaration_id": declaration_id, "year": p["year"],
+         "status": assessment.status, "parameters_version": assessment.parameters_version,
+         "income_used": assessment.income_used, "income_declared": assessment.income_declared,
+         "lines": [{"scheme": l.scheme, "label": l.label, "base": l.base, "rate": l.rate,
+                    "fixed": l.fixed, "amount": l.amount} for l in assessment.lines],
+         "total": assessment.total, "previous_total": previous_total,
+         "notes": list(result.notes)},
+        member_id=event.member_id, cause=event))
+    return assessment.id
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+
+
+def _money_str(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def declaration_view(session: Session, declaration: Declaration) -> dict:
+    assessment = session.scalar(select(Assessment).where(Assessment.declaration_id == declaration.id))
+    view = {
+        "id": declaration.id,
+        "file_number": declaration.file_number,
+        "year": declaration.year,
+        "professional_income": _money_str(declaration.professional_income),
+        "conventioned_income": _money_str(declaration.conventioned_income),
+        "source": declaration.source,
+        "declared_at": _iso(declaration.declared_at),
+        "assessment": None,
+    }
+    if assessment is not None:
+        view["assessment"] = {
+            "id": assessment.id,
+            "status": assessment.status,
+            "is_current": assessment.is_current,
+            "computed_at": _iso(assessment.computed_at),
+            "parameters_version": assessment.parameters_version,
+            "income_used": _money_str(assessment.income_used),
+            "total": _money_str(assessment.total),
+            "previous_total": _money_str(assessment.previous_total),
+            "lines": [{"scheme": l.scheme, "label": l.label, "base": _money_str(l.base),
+                       "rate": l.rate, "fixed": _money_str(l.fixed),
+                       "amount": _money_str(l.amount)} for l in assessment.lines],
+            "notes": json.loads(assessment.notes),
+        }
+    return view
+
+
+def get_declaration(session: Session, file_number: str, declaration_id: str) -> dict:
+    declaration = session.get(Declaration, declaration_id)
+    if declaration is None or declaration.file_number != file_number:
+        raise NotFound("unknown declaration", {})
+    return declaration_view(session, declaration)
+
+
+def list_declarations(session: Session, file_number: str, limit: int = 50) -> list[dict]:
+    rows = session.scalars(select(Declaration).where(Declaration.file_number == file_number)
+                           .order_by(Declaration.declared_at.desc()).limit(limit)).all()
+    return [declaration_view(session, d) for d in rows]

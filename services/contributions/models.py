@@ -1,0 +1,93 @@
+"""The contributions service's tables.
+
+- ``contributors``: what this service knows of a member as a contributor
+  (conventionné or not, affiliation date, profession);
+- ``declarations``: every income declaration, from the portal or a batch;
+- ``assessments`` and ``assessment_lines``: each calculation, with its inputs,
+  the parameter file version and every line's base, rate and amount, so any
+  figure can be explained and reproduced. A recalculation adds a new
+  assessment and marks the previous one of the same year not current.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from carpimko.db import Money
+from carpimko.inbox import InboxMixin
+from carpimko.outbox import OutboxMixin
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Outbox(OutboxMixin, Base):
+    pass
+
+
+class Inbox(InboxMixin, Base):
+    pass
+
+
+class Contributor(Base):
+    __tablename__ = "contributors"
+
+    file_number: Mapped[str] = mapped_column(String(9), primary_key=True)
+    profession: Mapped[str] = mapped_column(String(64))
+    conventionne: Mapped[bool] = mapped_column(Boolean)
+    affiliation_date: Mapped[date] = mapped_column(Date)
+
+
+class Declaration(Base):
+    __tablename__ = "declarations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    file_number: Mapped[str] = mapped_column(String(9), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    professional_income: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    conventioned_income: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    source: Mapped[str] = mapped_column(String(16))
+    declared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Assessment(Base):
+    __tablename__ = "assessments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    declaration_id: Mapped[str] = mapped_column(ForeignKey("declarations.id"), unique=True)
+    file_number: Mapped[str] = mapped_column(String(9))
+    year: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # provisional, regularised
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    parameters_version: Mapped[str] = mapped_column(String(32))
+    income_used: Mapped[Decimal] = mapped_column(Money)
+    income_declared: Mapped[bool] = mapped_column(Boolean)
+    conventionne: Mapped[bool] = mapped_column(Boolean)
+    total: Mapped[Decimal] = mapped_column(Money)
+    previous_total: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    notes: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of strings
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    lines: Mapped[list["AssessmentLine"]] = relationship(
+        order_by="AssessmentLine.position", cascade="all, delete-orphan", lazy="selectin")
+
+    __table_args__ = (Index("ix_assessments_member_year", "file_number", "year", "is_current"),)
+
+
+class AssessmentLine(Base):
+    __tablename__ = "assessment_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    assessment_id: Mapped[str] = mapped_column(ForeignKey("assessments.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    scheme: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(120))
+    base: Mapped[Decimal] = mapped_column(Money)
+    rate: Mapped[str | None] = mapped_column(String(16), nullable=True)  # percent, exact text
+    fixed: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money)

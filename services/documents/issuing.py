@@ -1,0 +1,97 @@
+"""Use cases of the documents service: issue a statement, list and read documents."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from carpimko import inbox, outbox
+from carpimko.errors import NotFound
+from carpimko.events import Event, new_event
+
+from .models import Document, Inbox, Outbox
+
+STATEMENT_CONSUMER = "documents.on_contributions_recalculated"
+STATEMENT = "contribution_statement"
+
+
+def already_processed(session: Session, consumer: str, event_id: str) -> bool:
+    return session.get(Inbox, (consumer, event_id)) is not None
+
+
+def statement_data(event: Event, member: dict, issued_on: date) -> dict:
+    """What the statement template needs, from the event and the member's identity."""
+    p = event.raw["payload"]  # wire form: decimal strings, as the template wants
+    return {
+        "file_number": event.member_id,
+        "member": {"full_name": member["full_name"], "address_lines": member["address_lines"]},
+        "year": p["year"],
+        "status": p["status"],
+        "issued_on": issued_on.isoformat(),
+        "income_used": p["income_used"],
+        "income_declared": p["income_declared"],
+        "lines": p["lines"],
+        "total": p["total"],
+        "previous_total": p.get("previous_total"),
+        "parameters_version": p["parameters_version"],
+        "notes": p["notes"],
+        "verification_code": None,
+    }
+
+
+def record_statement(session: Session, event: Event, sha256: str, size: int,
+                     issued_on: date) -> str | None:
+    """Record the stored statement and stage ``document_generated``; None if the
+    event was already processed."""
+    if not inbox.claim(session, Inbox, STATEMENT_CONSUMER, event.event_id):
+        return None
+    year = event.payload["year"]
+    document = Document(
+        id=str(uuid.uuid4()), file_number=event.member_id, kind=STATEMENT,
+        title=f"Relevé de cotisations {year}", year=year,
+        correlation_id=event.correlation_id, source_event_id=event.event_id,
+        sha256=sha256, size=size, media_type="application/pdf", issued_on=issued_on,
+        created_at=datetime.now(timezone.utc))
+    session.execute(update(Document)
+                    .where(Document.file_number == event.member_id, Document.kind == STATEMENT,
+                           Document.year == year, Document.superseded_by.is_(None))
+                    .values(superseded_by=document.id))
+    session.add(document)
+    outbox.add(session, Outbox, new_event(
+        "document_generated",
+        {"document_id": document.id, "kind": STATEMENT, "title": document.title,
+         "sha256": sha256, "issued_on": issued_on},
+        member_id=event.member_id, cause=event))
+    return document.id
+
+
+def document_view(doc: Document) -> dict:
+    created = doc.created_at if doc.created_at.tzinfo else doc.created_at.replace(tzinfo=timezone.utc)
+    return {
+        "id": doc.id, "kind": doc.kind, "title": doc.title, "year": doc.year,
+        "issued_on": doc.issued_on.isoformat(), "created_at": created.isoformat(),
+        "sha256": doc.sha256, "size": doc.size, "media_type": doc.media_type,
+        "correlation_id": doc.correlation_id, "superseded": doc.superseded_by is not None,
+    }
+
+
+def list_documents(session: Session, file_number: str) -> list[dict]:
+    rows = session.scalars(select(Document).where(Document.file_number == file_number)
+                           .order_by(Document.created_at.desc())).all()
+    return [document_view(d) for d in rows]
+
+
+def documents_for_correlation(session: Session, file_number: str, correlation_id: str) -> list[dict]:
+    rows = session.scalars(select(Document).where(Document.file_number == file_number,
+                                                  Document.correlation_id == correlation_id)
+                           .order_by(Document.created_at)).all()
+    return [document_view(d) for d in rows]
+
+
+def get_document(session: Session, file_number: str, document_id: str) -> Document:
+    doc = session.get(Document, document_id)
+    if doc is None or doc.file_number != file_number:
+        raise NotFound("unknown document", {})
+    return doc

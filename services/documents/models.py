@@ -1,0 +1,45 @@
+"""The documents service's tables: document metadata (content lives in the
+content store, addressed by its SHA-256)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, DateTime, Index, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from carpimko.inbox import InboxMixin
+from carpimko.outbox import OutboxMixin
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Outbox(OutboxMixin, Base):
+    pass
+
+
+class Inbox(InboxMixin, Base):
+    pass
+
+
+class Document(Base):
+    """An issued document: immutable; a new version supersedes, never overwrites."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    file_number: Mapped[str] = mapped_column(String(9))
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200))
+    year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    correlation_id: Mapped[str] = mapped_column(String(64), index=True)
+    source_event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(60), default="application/pdf")
+    issued_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    superseded_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+    __table_args__ = (Index("ix_documents_member", "file_number", "created_at"),)

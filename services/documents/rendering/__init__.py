@@ -1,0 +1,220 @@
+"""Render the fund's official PDF documents from jinja2 templates.
+
+Public API (pure Python: no nameko, no database):
+
+    render_contribution_statement(data: dict) -> bytes
+        "Appel et relevé de cotisations" for one year.
+    render_letter(data: dict) -> bytes
+        Postal notification letter ("Un nouveau document est disponible dans
+        votre espace personnel"); it carries no personal figure.
+
+Both validate their input first and raise ValueError naming the first
+missing or malformed key (e.g. "contribution statement: missing required key
+'lines[1].amount'"). Amounts are decimal strings, dates ISO strings.
+
+Templates (all the French wording) are in services/documents/templates/:
+RML markup laid out by z3c.rml / ReportLab, with Bitstream Vera TrueType
+fonts (shipped with reportlab) embedded in every PDF.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from . import formatting
+from .engine import render_pdf, render_rml
+from .formatting import format_date, format_money, format_number, format_rate
+
+__all__ = [
+    "render_contribution_statement",
+    "render_letter",
+    "STATEMENT_TEMPLATE",
+    "LETTER_TEMPLATE",
+    "STATEMENT_STATUSES",
+    "format_money",
+    "format_number",
+    "format_rate",
+    "format_date",
+    "render_rml",
+]
+
+STATEMENT_TEMPLATE = "contribution_statement.rml.j2"
+LETTER_TEMPLATE = "letter.rml.j2"
+
+STATEMENT_STATUSES = ("regularised", "provisional")
+
+# A postal address holds at most 6 lines (NF Z10-011): the name plus 5.
+MAX_ADDRESS_LINES = 5
+
+# characters XML 1.0 cannot carry (they would break the generated RML)
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+class _Validator:
+    def __init__(self, document: str):
+        self.document = document
+
+    def fail(self, message: str):
+        raise ValueError(f"{self.document}: {message}")
+
+    def mapping(self, value, path: str) -> Mapping:
+        if not isinstance(value, Mapping):
+            where = f"'{path}'" if path else "data"
+            self.fail(f"{where} must be a mapping, got {type(value).__name__}")
+        return value
+
+    def require(self, data: Mapping, key: str, prefix: str = ""):
+        path = f"{prefix}{key}"
+        if key not in data:
+            self.fail(f"missing required key '{path}'")
+        if data[key] is None:
+            self.fail(f"required key '{path}' is None")
+        return data[key]
+
+    def printable(self, value: str, path: str) -> str:
+        if _XML_ILLEGAL.search(value):
+            self.fail(f"'{path}' contains a control character: {value!r}")
+        return value
+
+    def text(self, data: Mapping, key: str, prefix: str = "") -> str:
+        value = self.require(data, key, prefix)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(f"'{prefix}{key}' must be a non-empty string, got {value!r}")
+        return self.printable(value, f"{prefix}{key}")
+
+    def decimal(self, data: Mapping, key: str, prefix: str = "", required: bool = True):
+        if not required and data.get(key) is None:
+            return None
+        value = self.require(data, key, prefix)
+        try:
+            formatting.to_decimal(value, f"'{prefix}{key}'")
+        except ValueError as exc:
+            self.fail(str(exc))
+        return value
+
+    def date(self, data: Mapping, key: str, prefix: str = ""):
+        value = self.require(data, key, prefix)
+        try:
+            formatting.to_date(value, f"'{prefix}{key}'")
+        except ValueError as exc:
+            self.fail(str(exc))
+        return value
+
+    def member(self, data: Mapping) -> dict:
+        member = self.mapping(self.require(data, "member"), "member")
+        full_name = self.text(member, "full_name", "member.")
+        lines = self.require(member, "address_lines", "member.")
+        if isinstance(lines, (str, bytes)) or not isinstance(lines, Sequence):
+            self.fail("'member.address_lines' must be a list of strings")
+        if not lines:
+            self.fail("'member.address_lines' is empty")
+        if len(lines) > MAX_ADDRESS_LINES:
+            self.fail(
+                f"'member.address_lines' has {len(lines)} lines, "
+                f"at most {MAX_ADDRESS_LINES} fit in the envelope window"
+            )
+        for index, line in enumerate(lines):
+            if not isinstance(line, str) or not line.strip():
+                self.fail(f"'member.address_lines[{index}]' must be a non-empty string")
+            self.printable(line, f"member.address_lines[{index}]")
+        return {"full_name": full_name, "address_lines": list(lines)}
+
+    def file_number(self, data: Mapping) -> str:
+        value = self.require(data, "file_number")
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
+            self.fail(f"'file_number' must be a non-empty string, got {value!r}")
+        return self.printable(str(value), "file_number")
+
+
+def _statement_context(data) -> dict:
+    v = _Validator("contribution statement")
+    v.mapping(data, "")
+    context = {
+        "file_number": v.file_number(data),
+        "member": v.member(data),
+    }
+    year = v.require(data, "year")
+    if isinstance(year, bool) or not isinstance(year, int):
+        v.fail(f"'year' must be an integer, got {year!r}")
+    status = v.require(data, "status")
+    if status not in STATEMENT_STATUSES:
+        v.fail(f"'status' must be one of {', '.join(STATEMENT_STATUSES)}; got {status!r}")
+    income_declared = data.get("income_declared")
+    if income_declared is not None and not isinstance(income_declared, bool):
+        v.fail(f"'income_declared' must be a boolean or None, got {income_declared!r}")
+
+    raw_lines = v.require(data, "lines")
+    if isinstance(raw_lines, (str, bytes, Mapping)) or not isinstance(raw_lines, Sequence):
+        v.fail("'lines' must be a list of mappings")
+    if not raw_lines:
+        v.fail("'lines' is empty")
+    lines = []
+    for index, raw in enumerate(raw_lines):
+        prefix = f"lines[{index}]."
+        line = v.mapping(raw, f"lines[{index}]")
+        lines.append({
+            "scheme": line.get("scheme"),
+            "label": v.text(line, "label", prefix),
+            "base": v.decimal(line, "base", prefix, required=False),
+            "rate": v.decimal(line, "rate", prefix, required=False),
+            "fixed": v.decimal(line, "fixed", prefix, required=False),
+            "amount": v.decimal(line, "amount", prefix),
+        })
+
+    notes = data.get("notes") or []
+    if isinstance(notes, (str, bytes)) or not isinstance(notes, Sequence):
+        v.fail("'notes' must be a list of strings")
+    for index, note in enumerate(notes):
+        if not isinstance(note, str):
+            v.fail(f"'notes[{index}]' must be a string, got {note!r}")
+        v.printable(note, f"notes[{index}]")
+
+    verification_code = data.get("verification_code")
+    if verification_code is not None and not isinstance(verification_code, str):
+        v.fail(f"'verification_code' must be a string or None, got {verification_code!r}")
+    if verification_code:
+        v.printable(verification_code, "verification_code")
+
+    context.update({
+        "year": year,
+        "status": status,
+        "issued_on": v.date(data, "issued_on"),
+        "income_used": v.decimal(data, "income_used"),
+        "income_declared": income_declared,
+        "lines": lines,
+        "total": v.decimal(data, "total"),
+        "parameters_version": v.text(data, "parameters_version"),
+        "notes": list(notes),
+        "verification_code": verification_code or None,
+    })
+    return context
+
+
+def _letter_context(data) -> dict:
+    v = _Validator("letter")
+    v.mapping(data, "")
+    return {
+        "file_number": v.file_number(data),
+        "member": v.member(data),
+        "issued_on": v.date(data, "issued_on"),
+        "subject": v.text(data, "subject"),
+        "document_label": v.text(data, "document_label"),
+        "portal_url": v.text(data, "portal_url"),
+    }
+
+
+def render_contribution_statement(data: dict) -> bytes:
+    """Render the contribution statement ("Relevé de cotisations <year>") as PDF bytes.
+
+    Raises ValueError when a required key is missing or malformed.
+    """
+    return render_pdf(STATEMENT_TEMPLATE, _statement_context(data))
+
+
+def render_letter(data: dict) -> bytes:
+    """Render the postal notification letter as PDF bytes.
+
+    Raises ValueError when a required key is missing or malformed.
+    """
+    return render_pdf(LETTER_TEMPLATE, _letter_context(data))
