@@ -9,7 +9,7 @@ Speed. A plain z3c.rml build spends most of its time parsing TrueType files:
 `Document.process()` calls `reportlab.rl_config._reset()`, whose registered
 callbacks (reportlab.graphics.testshapes and z3c.rml.rlfix) re-parse the four
 Vera fonts on every document, and each `<registerTTFont>` parses its file
-again. For the fund's documents (about 60 ms -> about 25 ms each) this module:
+again. For the fund's documents (about 60 ms -> about 20 ms each) this module:
 
 * takes the `<registerTTFont>` declarations out of the template's `<docinit>`
   and registers TTFont objects parsed once per process (a TTFont keeps its
@@ -21,6 +21,7 @@ again. For the fund's documents (about 60 ms -> about 25 ms each) this module:
   than ASCII85 ones, and makes the first declared font the canvas' initial
   font, so that no page refers to a non-embedded Helvetica.
 Both fall back to plain z3c.rml behaviour if reportlab's internals change.
+And a one-page document is laid out once instead of twice (see _process).
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ _SKIPPED_RESETS = frozenset({
     ("reportlab.graphics.testshapes", "resetFonts"),
     ("z3c.rml.rlfix", "resetFonts"),
 })
+
+# <namedString> id holding the number of the last page (see _layout.rml.j2)
+PAGE_COUNT_NAME = "lastPage"
 
 _FONT_CACHE: dict[tuple[str, str], ttfonts.TTFont] = {}
 
@@ -170,21 +174,40 @@ def rml_to_pdf(rml: str, name: str = "document.rml") -> bytes:
     with _BUILD_LOCK:
         if _can_patch_reset():
             fonts = _take_font_declarations(root)
-            original_reset = reportlab.rl_config._reset
-            reportlab.rl_config._reset = _light_reset_for(fonts)
+            config = reportlab.rl_config
+            saved = (config._reset, config.useA85, config.canvas_basefontname)
+            config._reset = _light_reset_for(fonts)
             try:
                 _process(root, name, output)
             finally:
-                reportlab.rl_config._reset = original_reset
+                config._reset, config.useA85, config.canvas_basefontname = saved
         else:  # pragma: no cover - reportlab internals changed
             _process(root, name, output)
     return output.getvalue()
 
 
 def _process(root, name: str, output) -> None:
-    doc = rml_document.Document(root)
-    doc.filename = name
-    doc.process(output)
+    """Build the document, in one layout pass when it fits on one page.
+
+    The layout prints "Page n / <getName id="lastPage"/>" and records the
+    last page number with `<namedString id="lastPage">` at the end of the
+    story. Left alone, z3c.rml always lays a document out twice for that
+    (the name is unknown while page 1 is drawn). Here the name is seeded
+    with a guess ("1"); the build is redone with the real count only when
+    the guess was wrong, i.e. only for documents of several pages.
+    """
+    guess = "1"
+    for _ in range(3):
+        buffer = io.BytesIO()
+        doc = rml_document.Document(root)
+        doc.filename = name
+        doc.names[PAGE_COUNT_NAME] = guess
+        doc.process(buffer)
+        actual = doc.names.get(PAGE_COUNT_NAME, guess)
+        if actual == guess:
+            break
+        guess = actual
+    output.write(buffer.getvalue())
 
 
 def render_pdf(template_name: str, context: dict) -> bytes:

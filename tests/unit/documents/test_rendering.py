@@ -199,6 +199,16 @@ def test_rendering_is_deterministic():
     assert render_contribution_statement(make_statement()) == render_contribution_statement(make_statement())
 
 
+def test_concurrent_rendering_from_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    numbers = [f"{9000000 + i}" for i in range(6)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        pdfs = list(pool.map(lambda n: render_contribution_statement(make_statement(file_number=n)), numbers))
+    for number, pdf in zip(numbers, pdfs):
+        assert f"N° de dossier : {number}" in page_texts(pdf)[0]
+
+
 # ------------------------------------------------------------------ fonts
 
 def _fonts(pdf: bytes):

@@ -1,0 +1,93 @@
+"""The documents service with the real accounts service, RabbitMQ and a database."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+
+import pytest
+from nameko.standalone.rpc import ServiceRpcProxy
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from carpimko.db import Database
+from services.accounts.service import AccountsService
+from services.documents.models import Document
+from services.documents.service import DocumentsService
+from tests.support import bus, factories
+from tests.support.waiting import wait_for
+
+
+@pytest.fixture
+def configs(make_config):
+    accounts = make_config("accounts")
+    factories.add_member(accounts["DATABASE_URL"], "1234567", first_name="Claire",
+                         last_name="Martin")
+    return accounts, make_config("documents")
+
+
+def documents_count(url):
+    db = Database(url, pool_size=1)
+    with db.transaction() as session:
+        n = session.scalar(select(func.count()).select_from(Document))
+    db.dispose()
+    return n
+
+
+def pdf_text(content: bytes) -> str:
+    return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def test_statement_is_rendered_stored_once_and_announced(container_factory, configs):
+    accounts_config, config = configs
+    container_factory(AccountsService, accounts_config).start()
+    container_factory(DocumentsService, config).start()
+    spy = bus.EventSpy(config["AMQP_URI"], "document_generated")
+    event = factories.contributions_recalculated("1234567")
+    bus.publish(config["AMQP_URI"], event, event)  # delivered twice
+
+    announced = spy.wait(1)[0]
+    assert announced["causation_id"] == event["event_id"]
+    assert announced["correlation_id"] == event["correlation_id"]
+    with ServiceRpcProxy("documents", config) as rpc:
+        docs = rpc.list_documents("1234567")
+        content = rpc.get_content("1234567", docs[0]["id"])
+        assert rpc.list_documents("7654321") == []
+    pdf = base64.b64decode(content["content_base64"])
+    assert hashlib.sha256(pdf).hexdigest() == content["sha256"] == announced["payload"]["sha256"]
+    text = pdf_text(pdf)
+    assert "1234567" in text and "9 126,00" in text.replace("\u202f", " ").replace("\u00a0", " ")
+    assert "MARTIN" in text.upper()
+    spy.drain()
+    assert len(spy.received) == 1
+    assert documents_count(config["DATABASE_URL"]) == 1
+    spy.close()
+
+
+def test_statement_waits_for_accounts_and_is_retried(container_factory, configs):
+    """accounts is down: the handler fails, is retried with back-off, then succeeds."""
+    accounts_config, config = configs
+    config["MAX_ATTEMPTS"] = 8
+    container_factory(DocumentsService, config).start()
+    # make the accounts RPC queue exist but nobody answer: the call times out
+    bus.publish(config["AMQP_URI"], factories.contributions_recalculated("1234567"))
+    import time
+    time.sleep(1.0)
+    assert documents_count(config["DATABASE_URL"]) == 0
+    container_factory(AccountsService, accounts_config).start()
+    wait_for(lambda: documents_count(config["DATABASE_URL"]) == 1, timeout=30)
+    assert bus.dead_letters(config["AMQP_URI"], "contributions_recalculated", "documents",
+                            "on_contributions_recalculated") == []
+
+
+def test_other_members_documents_are_not_found(container_factory, configs):
+    from carpimko.errors import NotFound
+    accounts_config, config = configs
+    container_factory(AccountsService, accounts_config).start()
+    container_factory(DocumentsService, config).start()
+    bus.publish(config["AMQP_URI"], factories.contributions_recalculated("1234567"))
+    wait_for(lambda: documents_count(config["DATABASE_URL"]) == 1)
+    with ServiceRpcProxy("documents", config) as rpc:
+        doc_id = rpc.list_documents("1234567")[0]["id"]
+        with pytest.raises(NotFound):
+            rpc.get_content("7654321", doc_id)
