@@ -25,6 +25,7 @@ unit: $(VENV)/.installed
 
 ## make bench: latency of the chain and batch throughput (prints figures)
 bench: $(VENV)/.installed
+	$(PY) tests/bench/bench_rendering.py
 	$(PY) tests/bench/bench_chain.py $(ARGS)
 
 clean-var:
