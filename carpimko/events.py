@@ -16,16 +16,29 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from marshmallow import Schema, ValidationError, fields, validate
 
 EXCHANGE = "carpimko.events"
-FILE_NUMBER = validate.Regexp(r"^(\d{7}|\d{9})$", error="file number must be 7 or 9 digits")
+FILE_NUMBER = validate.Regexp(r"^(?:[0-9]{7}|[0-9]{9})\Z", error="file number must be 7 or 9 digits")
+
+
+class MoneyField(fields.Decimal):
+    """A euro amount with at most two decimals: more is an error, never rounded."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            exact = Decimal(str(value))
+        except (InvalidOperation, ValueError, TypeError):
+            raise self.make_error("invalid") from None
+        if exact.is_finite() and exact != exact.quantize(Decimal("0.01")):
+            raise ValidationError("at most two decimal places")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def Money(**kw):
-    return fields.Decimal(places=2, as_string=True, allow_nan=False, **kw)
+    return MoneyField(places=2, as_string=True, allow_nan=False, **kw)
 
 
 class InvalidEvent(Exception):
@@ -132,7 +145,11 @@ def new_event(type: str, payload: dict, *, member_id: str | None,
     if version is None:
         raise InvalidEvent(f"unknown event type {type!r}")
     schema = CONTRACTS[(type, version)]()
-    errors = schema.validate(schema.dump(payload))
+    try:
+        wire_payload = schema.dump(payload)
+    except (ValueError, TypeError, ArithmeticError, AttributeError) as exc:
+        raise InvalidEvent(f"invalid {type} payload: {exc}") from None
+    errors = schema.validate(wire_payload)
     if errors:
         raise InvalidEvent(f"invalid {type} payload: {errors}")
     eid = event_id or str(uuid.uuid4())
@@ -144,8 +161,11 @@ def new_event(type: str, payload: dict, *, member_id: str | None,
         "correlation_id": correlation_id or (cause.correlation_id if cause else eid),
         "causation_id": cause.event_id if cause else None,
         "member_id": member_id,
-        "payload": schema.dump(payload),
+        "payload": wire_payload,
     }
+    errors = EnvelopeSchema().validate(envelope)
+    if errors:
+        raise InvalidEvent(f"invalid {type} envelope: {errors}")
     return envelope
 
 

@@ -1,6 +1,7 @@
 """Server-rendered pages (French), progressive enhancement, no script needed."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from carpimko.errors import InvalidRequest, Unauthorized
@@ -33,7 +34,7 @@ def login_submit(ctx, request):
     errors = {}
     if not file_number:
         errors["file_number"] = messages.field("required")
-    elif not (file_number.isdigit() and len(file_number) in (7, 9)):
+    elif not re.fullmatch(r"[0-9]{7}|[0-9]{9}", file_number):
         errors["file_number"] = messages.field("file_number")
     if not password:
         errors["password"] = messages.field("required")
@@ -69,8 +70,20 @@ def home(ctx, request):
                       **_member_context(session))
 
 
+def _contributors_only(session: dict):
+    """Survivors and annuitants do not declare professional income."""
+    if session["member"]["status"] == "survivor":
+        return web.render("error.html", status=403, status_code=403, code="not_a_contributor",
+                          message=messages.error("not_a_contributor"),
+                          **_member_context(session))
+    return None
+
+
 def declare_form(ctx, request):
     session = api.require_session(ctx, request)
+    refused = _contributors_only(session)
+    if refused is not None:
+        return refused
     years = ctx.backends.call("contributions", "declarable_years")
     return web.render("declare.html", years=years, errors={}, values={"year": str(years[-1])},
                       **_member_context(session))
@@ -100,11 +113,14 @@ def _parse_amount(raw: str, name: str, errors: dict, required: bool):
 def declare_submit(ctx, request):
     session = api.require_session(ctx, request)
     web.check_csrf(request, session)
+    refused = _contributors_only(session)
+    if refused is not None:
+        return refused
     years = ctx.backends.call("contributions", "declarable_years")
     values = {k: request.form.get(k, "") for k in ("year", "professional_income",
                                                     "conventioned_income")}
     errors: dict = {}
-    year = int(values["year"]) if values["year"].isdigit() else None
+    year = int(values["year"]) if re.fullmatch(r"[0-9]{4}", values["year"]) else None
     if year not in years:
         errors["year"] = messages.field("unknown_year")
     income = _parse_amount(values["professional_income"], "professional_income", errors, True)

@@ -7,7 +7,7 @@ class LoginSchema(Schema):
         unknown = RAISE
 
     file_number = fields.String(required=True, validate=validate.Regexp(
-        r"^(\d{7}|\d{9})$", error="Le numéro de dossier comporte 7 ou 9 chiffres."))
+        r"^(?:[0-9]{7}|[0-9]{9})\Z", error="Le numéro de dossier comporte 7 ou 9 chiffres."))
     password = fields.String(required=True, validate=validate.Length(min=1, max=128))
 
 

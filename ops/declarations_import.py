@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 import sys
 import uuid
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from carpimko.broker import EventPublisher, declare_topology
 from carpimko.events import new_event
 
 COLUMNS = ("file_number", "year", "professional_income", "conventioned_income")
+_FILE_NUMBER = re.compile(r"[0-9]{7}|[0-9]{9}")
 _NAMESPACE = uuid.UUID("8a3f5b2e-9c1d-4e7f-a6b8-2d4c6e8f0a13")
 
 
@@ -53,10 +55,10 @@ def _amount(raw: str, name: str, required: bool) -> Decimal | None:
 
 def validate_row(row: dict, years: tuple[int, ...]) -> dict:
     file_number = (row.get("file_number") or "").strip()
-    if not (file_number.isdigit() and len(file_number) in (7, 9)):
+    if not _FILE_NUMBER.fullmatch(file_number):
         raise ValueError(f"file_number {file_number!r} must be 7 or 9 digits")
     year_text = (row.get("year") or "").strip()
-    if not year_text.isdigit() or int(year_text) not in years:
+    if not re.fullmatch(r"[0-9]{4}", year_text) or int(year_text) not in years:
         raise ValueError(f"year {year_text!r} is not one of {', '.join(map(str, years))}")
     income = _amount(row.get("professional_income"), "professional_income", True)
     conventioned = _amount(row.get("conventioned_income"), "conventioned_income", False)

@@ -28,7 +28,8 @@ def translate_field_errors(errors: dict, language: str = "fr") -> dict:
         ("required", "required"), ("Missing data", "required"), ("Field may not be null", "required"),
         ("not a decimal", "not_a_number"), ("Not a valid number", "not_a_number"),
         ("Not a valid integer", "unknown_year"), ("must be an integer", "unknown_year"),
-        ("between 0", "too_large"), ("two decimal", "two_decimals"),
+        ("not be negative", "negative"), ("too large", "too_large"),
+        ("two decimal", "two_decimals"),
         ("cannot exceed", "conventioned_exceeds"), ("no contribution rules", "unknown_year"),
         ("7 or 9 digits", "file_number"), ("Unknown field", "unknown_field"),
     ]

@@ -31,8 +31,14 @@ def _money(value, field: str, errors: dict) -> Decimal | None:
     except (InvalidOperation, ValueError):
         errors[field] = ["not a decimal amount"]
         return None
-    if not amount.is_finite() or amount < 0 or amount >= Decimal("100000000"):
-        errors[field] = ["must be between 0 and 99 999 999.99"]
+    if not amount.is_finite():
+        errors[field] = ["not a decimal amount"]
+        return None
+    if amount < 0:
+        errors[field] = ["must not be negative"]
+        return None
+    if amount >= Decimal("100000000"):
+        errors[field] = ["too large: at most 99 999 999.99"]
         return None
     if amount != amount.quantize(Decimal("0.01")):
         errors[field] = ["at most two decimal places"]

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import re
 
-_FILE_NUMBER = re.compile(r"^(\d{7}|\d{9})$")
+_FILE_NUMBER = re.compile(r"[0-9]{7}|[0-9]{9}")
 
 
 def is_file_number(value: str) -> bool:
     """7 digits (contributors, retirees, daily allowance) or 9 digits (survivor's
     pension, annuity). No checksum rule is published [A]."""
-    return bool(_FILE_NUMBER.match(value or ""))
+    return isinstance(value, str) and _FILE_NUMBER.fullmatch(value) is not None
 
 
 def category_of(file_number: str) -> str:

@@ -18,10 +18,14 @@ def hash_password(password: str) -> str:
 
 
 def verify(stored_hash: str | None, password: str) -> bool:
+    """True only for a real stored hash that matches; an absent or empty hash
+    costs the same work and never verifies."""
+    has_hash = bool(stored_hash)
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        matched = _hasher.verify(stored_hash if has_hash else _DUMMY_HASH, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+    return matched and has_hash
 
 
 def needs_rehash(stored_hash: str) -> bool:

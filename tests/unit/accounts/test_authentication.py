@@ -132,8 +132,6 @@ def test_member_without_password_cannot_log_in(db):
         login(db, password="not-a-real-password-used-for-constant-time")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (passwords.verify): a member whose password_hash is "
-                   "'' logs in with the dummy password hard-coded in passwords.py")
 def test_member_with_empty_password_hash_cannot_log_in(db):
     with db.transaction() as session:
         session.get(Member, "1234567").password_hash = ""

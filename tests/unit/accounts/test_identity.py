@@ -15,8 +15,6 @@ def test_invalid_file_numbers(value):
     assert identity.is_file_number(value) is False
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the regex ends with '$', which also matches before "
-                   "a trailing newline, so '1234567\\n' (8 characters) is accepted")
 def test_trailing_newline_is_not_a_file_number():
     assert identity.is_file_number("1234567\n") is False
 

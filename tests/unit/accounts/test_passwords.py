@@ -30,9 +30,6 @@ def test_verify_unknown_account_is_false_even_with_the_dummy_password():
     assert passwords.verify("", "whatever") is False
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: verify() uses `stored_hash or _DUMMY_HASH`, so an "
-                   "empty stored hash falls back to the dummy hash, and `stored_hash is not None` "
-                   "is True for '': the dummy password in the source code is accepted")
 def test_empty_stored_hash_never_verifies():
     assert passwords.verify("", "not-a-real-password-used-for-constant-time") is False
 

@@ -87,10 +87,6 @@ def test_file_number_variants_rejected(tmp_path, number):
     assert rejected_reasons(path) == {2: f"file_number {number!r} must be 7 or 9 digits"}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: validate_row checks the file number with "
-                   "str.isdigit(), which is True for superscript digits such as '¹²³⁴⁵⁶⁷': the "
-                   "row is accepted and would be published with a member_id every consumer "
-                   "rejects")
 def test_superscript_digits_are_not_a_file_number(tmp_path):
     path = write(tmp_path, "¹²³⁴⁵⁶⁷,2026,40000,\n")
     assert 2 in rejected_reasons(path)
