@@ -112,6 +112,11 @@ class GatewayService:
     def api_document_content(self, request, document_id):
         return api.document_content(self.ctx, request, document_id)
 
+    # -- JSON API: contributions (declarations above; schedules, payments, simulator) --
+
+    # -- JSON API: documents (listing and download above; verification) --
+
+    # -- JSON API: unknown paths ---------------------------------------------------------
     @http("GET,POST,PUT,PATCH,DELETE", "/api/<path:path>")
     @web.api_errors
     def api_not_found(self, request, path):
@@ -158,6 +163,11 @@ class GatewayService:
     def document(self, request, document_id):
         return api.document_content(self.ctx, request, document_id, disposition="inline")
 
+    # -- pages: contributions (Mes revenus, Mes cotisations, Mon échéancier) --------------
+
+    # -- pages: documents (Mes documents, /verify/<code>) ---------------------------------
+
+    # -- pages: unknown paths --------------------------------------------------------------
     @http("GET", "/<path:path>")
     @web.page_errors
     def page_not_found(self, request, path):
