@@ -6,16 +6,19 @@ request; errors are raised and turned into the one error format by
 """
 from __future__ import annotations
 
-import base64
 import uuid
+
+import eventlet
 
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from carpimko.errors import InvalidRequest, Unauthorized
 
-from . import progress, web
-from .schemas import DeclarationSchema, LoginSchema
+from . import openapi, progress, web
+from .schemas import (DeclarationAcceptedSchema, DeclarationListSchema, DeclarationProgressSchema,
+                      DeclarationSchema, DocumentListSchema, HealthSchema, LoginSchema,
+                      SessionSchema)
 
 _IDEMPOTENCY_NS = uuid.UUID("0e4b6c52-8f0d-4f3c-b2a1-5d9e3c7a1f20")
 
@@ -35,9 +38,25 @@ def require_session(ctx, request) -> dict:
     return session
 
 
+def rate_limited_login(ctx, request, file_number: str, password: str) -> dict:
+    """Log in through accounts, counting failures per client (429 past the limit),
+    and end any session the browser already had (no session fixation: the
+    session token is always a new one, the old one no longer works)."""
+    client = ctx.client(request)
+    if ctx.limiter is not None:
+        ctx.limiter.attempt("login", client)
+    result = ctx.backends.call("accounts", "login", file_number, password)
+    if ctx.limiter is not None:
+        ctx.limiter.refund("login", client)
+    previous = request.cookies.get(web.cookie_name(ctx.cookie_secure))
+    if previous:
+        ctx.backends.call("accounts", "logout", previous)
+    return result
+
+
 def login(ctx, request) -> Response:
     data = _load(LoginSchema(), web.json_body(request))
-    result = ctx.backends.call("accounts", "login", data["file_number"], data["password"])
+    result = rate_limited_login(ctx, request, data["file_number"], data["password"])
     response = web.json_response({"member": result["member"]})
     web.set_session_cookie(response, result["token"], ctx.cookie_secure, ctx.session_seconds)
     return response
@@ -72,12 +91,17 @@ def declare(ctx, request) -> Response:
 
 
 def declaration_with_progress(ctx, file_number: str, declaration_id: str) -> dict:
-    declaration = ctx.backends.call("contributions", "get_declaration", file_number,
-                                    declaration_id)
-    documents = ctx.backends.call("documents", "documents_for_correlation", file_number,
-                                  declaration_id)
-    notifications = ctx.backends.call("notifications", "for_correlation", file_number,
-                                      declaration_id)
+    pool = eventlet.GreenPool(2)  # documents and notifications answer side by side
+    pending_documents = pool.spawn(ctx.backends.call, "documents", "documents_for_correlation",
+                                   file_number, declaration_id)
+    pending_notifications = pool.spawn(ctx.backends.call, "notifications", "for_correlation",
+                                       file_number, declaration_id)
+    try:
+        declaration = ctx.backends.call("contributions", "get_declaration", file_number,
+                                        declaration_id)
+    finally:
+        documents = pending_documents.wait()
+        notifications = pending_notifications.wait()
     steps = progress.declaration_progress(declaration, documents, notifications)
     return {**declaration, "steps": steps, "complete": progress.is_complete(steps)}
 
@@ -105,14 +129,10 @@ def list_documents(ctx, request) -> Response:
 
 
 def document_content(ctx, request, document_id: str, disposition: str = "attachment") -> Response:
-    session = require_session(ctx, request)
-    _check_uuid(document_id)
-    doc = ctx.backends.call("documents", "get_content", session["member"]["file_number"],
-                            document_id)
-    filename = f"{doc['kind']}-{doc.get('year') or ''}-{doc['id'][:8]}.pdf".replace("--", "-")
-    return Response(base64.b64decode(doc["content_base64"]), mimetype=doc["media_type"],
-                    headers={"Content-Disposition": f'{disposition}; filename="{filename}"',
-                             "X-Content-SHA256": doc["sha256"]})
+    """Kept for callers of the old name: downloads live in ``documents_pages``
+    (always an attachment, RFC 6266 filename, nosniff, no-store)."""
+    from . import documents_pages
+    return documents_pages.download(ctx, request, document_id)
 
 
 def health(ctx, request) -> Response:
@@ -130,5 +150,39 @@ def _check_uuid(value: str) -> None:
         from carpimko.errors import NotFound
         raise NotFound("unknown id", {}) from None
 
+
+def openapi_document(ctx, request) -> Response:
+    response = web.json_response(openapi.document(web.cookie_name(ctx.cookie_secure)))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+# -- the OpenAPI description of the endpoints above (see gateway/openapi.py) ---------------
+openapi.register("POST", "/api/v1/session", summary="Log in (sets the session cookie)",
+                 tag="Session", body=LoginSchema, responses={200: SessionSchema},
+                 errors=(401, 429), auth=False,
+                 description="Failed attempts are limited per client (429 with Retry-After).")
+openapi.register("DELETE", "/api/v1/session", summary="Log out (ends the session server-side)",
+                 tag="Session", responses={204: None}, errors=(403,), auth=False)
+openapi.register("GET", "/api/v1/me", summary="The logged-in member", tag="Session",
+                 responses={200: SessionSchema})
+openapi.register("POST", "/api/v1/declarations", summary="Declare a year's income",
+                 tag="Déclarations", body=DeclarationSchema,
+                 responses={202: DeclarationAcceptedSchema},
+                 description="Amounts are decimal strings. An `Idempotency-Key` header makes "
+                             "retries safe. Follow `status_url` for the progress.")
+openapi.register("GET", "/api/v1/declarations", summary="The member's declarations",
+                 tag="Déclarations", responses={200: DeclarationListSchema})
+openapi.register("GET", "/api/v1/declarations/<declaration_id>",
+                 summary="A declaration, its assessment and its progress through the chain",
+                 tag="Déclarations", responses={200: DeclarationProgressSchema}, errors=(404,))
+openapi.register("GET", "/api/v1/documents", summary="The member's documents", tag="Documents",
+                 responses={200: DocumentListSchema})
+openapi.register("GET", "/api/v1/documents/<document_id>/content",
+                 summary="A document's PDF (its owner only)", tag="Documents",
+                 responses={200: "application/pdf"}, errors=(404,))
+openapi.register("GET", "/health", summary="Each service up or down", tag="Exploitation",
+                 responses={200: HealthSchema, 503: HealthSchema}, auth=False,
+                 description="503 (same body) when a service is down.")
 
 __all__ = ["Unauthorized"]

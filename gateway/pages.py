@@ -1,12 +1,60 @@
-"""Server-rendered pages (French), progressive enhancement, no script needed."""
+"""Server-rendered pages (French), progressive enhancement, no script needed.
+
+The dashboard (Accueil) shows what exists today (latest declaration's progress,
+latest documents, declarations, the chart of income and contributions) and has
+reserved blocks that appear as soon as a module provides their data with one
+decorated function (in its own module, imported by ``gateway/service.py``)::
+
+    from gateway import pages
+
+    @pages.dashboard_block("next_payment")
+    def next_payment(ctx, session):            # -> dict, or None to hide the block
+        return {"amount": "1234.00", "due_on": "2026-12-05", "url": "/cotisations/echeancier"}
+
+Reserved blocks and the data their template (``home.html``) expects:
+
+- ``next_payment``: ``{"amount", "due_on" (ISO date), "url"}``
+- ``up_to_date``: ``{"up_to_date": bool, "balance" (amount owed, decimal string),
+  "what_to_do" (French sentence), "url"}``
+- ``unread_messages``: ``{"count": int, "latest": [{"subject", "received_at", "url"}], "url"}``
+
+A block whose service is down shows "momentanément indisponible" instead of
+failing the whole page.
+"""
 from __future__ import annotations
 
+import logging
 import re
+
+import eventlet
 from decimal import Decimal, InvalidOperation
 
-from carpimko.errors import InvalidRequest, Unauthorized
+from carpimko.errors import InvalidRequest, ServiceUnavailable, Unauthorized
 
-from . import api, messages, web
+from . import api, charts, messages, openapi, web
+
+log = logging.getLogger(__name__)
+
+DASHBOARD_BLOCKS: dict = {}
+RESERVED_BLOCKS = ("next_payment", "up_to_date", "unread_messages")
+UNAVAILABLE = "unavailable"
+
+
+def dashboard_block(name: str):
+    """Register the loader of a dashboard block (see the module docstring)."""
+    def register(func):
+        DASHBOARD_BLOCKS[name] = func
+        return func
+    return register
+
+
+def _optional(load, *args):
+    """A dashboard part: its data, or ``UNAVAILABLE`` when its service is down."""
+    try:
+        return load(*args)
+    except ServiceUnavailable as exc:
+        log.warning("dashboard: %s", exc)
+        return UNAVAILABLE
 
 STEP_LABELS = {
     "declared": "Revenus déclarés",
@@ -40,9 +88,15 @@ def login_submit(ctx, request):
         errors["password"] = messages.field("required")
     if not errors:
         try:
-            result = ctx.backends.call("accounts", "login", file_number, password)
+            result = api.rate_limited_login(ctx, request, file_number, password)
         except (Unauthorized, InvalidRequest):
             errors["form"] = messages.error("unauthorized")
+        except web.TooManyRequests as exc:
+            response = web.render("login.html", status=429, member=None,
+                                  errors={"form": messages.error("too_many_requests")},
+                                  values={"file_number": file_number})
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         else:
             response = web.redirect("/")
             web.set_session_cookie(response, result["token"], ctx.cookie_secure,
@@ -64,10 +118,36 @@ def logout(ctx, request):
 def home(ctx, request):
     session = api.require_session(ctx, request)
     file_number = session["member"]["file_number"]
-    declarations = ctx.backends.call("contributions", "list_declarations", file_number)
-    documents = ctx.backends.call("documents", "list_documents", file_number)
-    return web.render("home.html", declarations=declarations[:10], documents=documents[:10],
+    pool = eventlet.GreenPool(2 + len(DASHBOARD_BLOCKS))  # the services answer side by side
+    pending_docs = pool.spawn(_optional, ctx.backends.call, "documents", "list_documents",
+                              file_number)
+    pending_blocks = {name: pool.spawn(_optional, load, ctx, session)
+                      for name, load in DASHBOARD_BLOCKS.items()}
+    declarations = _optional(ctx.backends.call, "contributions", "list_declarations", file_number)
+    latest = None
+    if declarations and declarations != UNAVAILABLE:
+        latest = _optional(api.declaration_with_progress, ctx, file_number, declarations[0]["id"])
+    points = charts.points_from_declarations(declarations) if declarations != UNAVAILABLE else []
+    documents = pending_docs.wait()
+    blocks = {name: pending.wait() for name, pending in pending_blocks.items()}
+    return web.render("home.html", declarations=declarations if declarations == UNAVAILABLE
+                      else declarations[:10],
+                      documents=documents if documents == UNAVAILABLE else documents[:5],
+                      latest=latest, step_labels=STEP_LABELS, points=points,
+                      chart=charts.income_and_contributions(points) if points else None,
+                      legend=charts.LEGEND, blocks=blocks, UNAVAILABLE=UNAVAILABLE,
                       **_member_context(session))
+
+
+def api_docs(ctx, request):
+    """The API's reference, rendered from the OpenAPI document (no script, no CDN)."""
+    doc = openapi.document(web.cookie_name(ctx.cookie_secure))
+    operations = [(path, method.upper(), op) for path, methods in doc["paths"].items()
+                  for method, op in methods.items()]
+    response = web.render("api_docs.html", doc=doc, operations=operations, member=None,
+                          schemas=doc["components"]["schemas"])
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 def _contributors_only(session: dict):

@@ -8,8 +8,8 @@ STEPS = ("declared", "contributions_recalculated", "document_generated", "member
 def declaration_progress(declaration: dict, documents: list[dict], notifications: list[dict]) -> list[dict]:
     assessment = declaration.get("assessment") or {}
     statement = next((d for d in documents if d["kind"] == "contribution_statement"), None)
-    notice = next((n for n in notifications
-                   if statement is None or n.get("document_id") == statement["id"]), None)
+    notice = next((n for n in notifications if n.get("status", "sent") == "sent"
+                   and (statement is None or n.get("document_id") == statement["id"])), None)
     return [
         {"step": "declared", "done": True, "at": declaration["declared_at"]},
         {"step": "contributions_recalculated", "done": bool(assessment),

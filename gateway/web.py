@@ -27,6 +27,8 @@ MAX_JSON_BODY = 16 * 1024
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+HSTS = "max-age=31536000; includeSubDomains"
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=()"
 
 
 class Forbidden(CarpimkoError):
@@ -45,12 +47,21 @@ class LoginRequired(CarpimkoError):
     pass
 
 
+class TooManyRequests(CarpimkoError):
+    """Rate limit reached: ``retry_after`` seconds until the next attempt is allowed."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message, {})
+        self.retry_after = max(1, int(retry_after))
+
+
 STATUS = [
     (InvalidRequest, 400, "invalid_request"), (Unauthorized, 401, "unauthorized"),
     (LoginRequired, 401, "login_required"), (Forbidden, 403, "forbidden"),
     (NotFound, 404, "not_found"), (Conflict, 409, "conflict"),
     (PayloadTooLarge, 413, "payload_too_large"),
     (UnsupportedMediaType, 415, "unsupported_media_type"),
+    (TooManyRequests, 429, "too_many_requests"),
     (ServiceUnavailable, 503, "service_unavailable"),
 ]
 
@@ -61,11 +72,22 @@ def secure_headers(response: Response, secure: bool, personal: bool = True) -> R
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("Referrer-Policy", "same-origin")
     h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    h.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
     if personal:
         h.setdefault("Cache-Control", "no-store")
     if secure:
-        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        h.setdefault("Strict-Transport-Security", HSTS)
     return response
+
+
+def retry_after(exc: Exception, status: int) -> dict | None:
+    """The ``Retry-After`` header of a 429 (the limiter's figure) or a 503 (30 s)."""
+    if isinstance(exc, TooManyRequests):
+        return {"Retry-After": str(exc.retry_after)}
+    if status == 503:
+        return {"Retry-After": "30"}
+    return None
 
 
 def json_response(data, status: int = 200, headers: dict | None = None) -> Response:
@@ -100,8 +122,7 @@ def api_errors(func):
                 log.exception("unexpected error on %s %s", request.method, request.path)
             elif status == 503:
                 log.warning("%s %s: %s", request.method, request.path, exc)
-            headers = {"Retry-After": "30"} if status == 503 else None
-            response = json_response(body, status, headers)
+            response = json_response(body, status, retry_after(exc, status))
         return secure_headers(response, self.cookie_secure)
     return wrapper
 
@@ -125,8 +146,7 @@ def page_errors(func):
                 log.exception("unexpected error on %s %s", request.method, request.path)
             response = render("error.html", status=status, status_code=status,
                               message=messages.error(code), code=code, member=None)
-            if status == 503:
-                response.headers["Retry-After"] = "30"
+            response.headers.extend(retry_after(exc, status) or {})
         return secure_headers(response, self.cookie_secure)
     return wrapper
 
@@ -159,9 +179,13 @@ def check_csrf(request, session: dict) -> None:
 
 
 def check_origin(request) -> None:
+    """Refuse a state-changing request sent from another site: by its ``Origin``
+    header when the browser sends one, else by ``Sec-Fetch-Site``."""
     origin = request.headers.get("Origin")
     if origin and origin != request.host_url.rstrip("/"):
         raise Forbidden("cross-origin request refused", {})
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise Forbidden("cross-site request refused", {})
 
 
 def json_body(request) -> dict:

@@ -168,3 +168,18 @@ def test_web_pages_journey_with_csrf(full_suite):
     assert r.status_code == 303
     assert s.get(f"{full_suite}/", allow_redirects=False).status_code == 303
     assert s.get(f"{full_suite}/page-inconnue").status_code == 404
+
+
+def test_delivery_log_shows_what_was_sent_and_how(full_suite, smtp_server):
+    s = login(full_suite, "7654321")
+    r = s.post(f"{full_suite}/api/v1/declarations",
+               json={"year": 2026, "professional_income": "30000", "conventioned_income": None})
+    url = f"{full_suite}/api/v1/declarations/{r.json()['id']}"
+    wait_for(lambda: s.get(url).json()["complete"])
+    log = s.get(f"{full_suite}/api/v1/notifications").json()["items"]
+    assert [(i["channel"], i["status"], i["title"]) for i in log] == [
+        ("post", "sent", "Relevé de cotisations 2026")]
+    page = s.get(f"{full_suite}/envois").text
+    assert "Courrier postal" in page and "Aucune adresse électronique" in page
+    assert requests.get(f"{full_suite}/api/v1/notifications").status_code == 401
+    assert login(full_suite).get(f"{full_suite}/api/v1/notifications").json()["items"] == []
