@@ -17,6 +17,7 @@ from carpimko import inbox, outbox
 from carpimko.errors import InvalidRequest, NotFound, PermanentFailure
 from carpimko.events import Event, new_event
 
+from . import payments
 from .domain import calculation, parameters
 from .models import Assessment, AssessmentLine, Contributor, Declaration, Inbox, Outbox
 
@@ -94,7 +95,7 @@ def record_declaration(session: Session, file_number: str, year, professional_in
     return declaration_view(session, declaration)
 
 
-def assess_declared_income(session: Session, event: Event) -> str | None:
+def assess_declared_income(session: Session, event: Event, as_of=None) -> str | None:
     """Handle ``income_declared``: compute the year's assessment, stage
     ``contributions_recalculated``. Returns the assessment id, or None for a
     redelivered event."""
@@ -163,6 +164,9 @@ def assess_declared_income(session: Session, event: Event) -> str | None:
          "total": assessment.total, "previous_total": previous_total,
          "notes": list(result.notes)},
         member_id=event.member_id, cause=event))
+    session.flush()
+    payments.schedule_for_assessment(session, event.member_id, p["year"], assessment.total, assessment.id,
+                                     as_of=as_of or payments.today(), cause=event)
     return assessment.id
 
 

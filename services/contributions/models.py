@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from carpimko.db import Money
@@ -91,3 +91,63 @@ class AssessmentLine(Base):
     rate: Mapped[str | None] = mapped_column(String(16), nullable=True)  # percent, exact text
     fixed: Mapped[Decimal] = mapped_column(Money)
     amount: Mapped[Decimal] = mapped_column(Money)
+
+
+class PaymentSchedule(Base):
+    """A member's payment schedule of one year (one row per member and year). The instalments already due when
+    it changes are kept; the future ones are replaced (see ``domain.schedule.respread``)."""
+
+    __tablename__ = "payment_schedules"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    file_number: Mapped[str] = mapped_column(String(9))
+    year: Mapped[int] = mapped_column(Integer)
+    frequency: Mapped[str] = mapped_column(String(16))  # monthly, quarterly, half_yearly
+    total: Mapped[Decimal] = mapped_column(Money)
+    credit: Mapped[Decimal] = mapped_column(Money)
+    version: Mapped[int] = mapped_column(Integer)  # +1 at every change
+    assessment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    notice_date: Mapped[date | None] = mapped_column(Date, nullable=True)  # formal notice sent (mise en demeure)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    instalments: Mapped[list["ScheduledInstalment"]] = relationship(
+        order_by="ScheduledInstalment.number", cascade="all, delete-orphan", lazy="selectin")
+
+    __table_args__ = (UniqueConstraint("file_number", "year", name="uq_payment_schedules_member_year"),)
+
+
+class ScheduledInstalment(Base):
+    __tablename__ = "instalments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule_id: Mapped[str] = mapped_column(ForeignKey("payment_schedules.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    due_date: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+
+
+class Payment(Base):
+    """A payment received (bank batch file or direct debit); ``reference`` is the bank's, unique: importing
+    the same file twice records nothing new."""
+
+    __tablename__ = "payments"
+
+    reference: Mapped[str] = mapped_column(String(64), primary_key=True)
+    file_number: Mapped[str] = mapped_column(String(9), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    paid_on: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(16))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Mandate(Base):
+    """The member's SEPA direct-debit mandate (IBAN and BIC validated; shown masked)."""
+
+    __tablename__ = "sepa_mandates"
+
+    file_number: Mapped[str] = mapped_column(String(9), primary_key=True)
+    iban: Mapped[str] = mapped_column(String(34))
+    bic: Mapped[str] = mapped_column(String(11))
+    holder: Mapped[str] = mapped_column(String(120))
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -4,13 +4,15 @@ Entrypoints only: the use cases are in ``declarations``, the rules in ``domain``
 """
 from __future__ import annotations
 
+from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from sqlalchemy import text
 
+from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.handlers import reliable_event_handler
 
-from . import declarations
+from . import declarations, overview, payments, simulations
 from .domain import parameters
 from .models import Outbox
 
@@ -19,7 +21,14 @@ class ContributionsService:
     name = "contributions"
 
     db = DatabaseProvider()
+    observability = Observability()
     outbox = OutboxRelay(Outbox)
+    config = Config()
+
+    def _today(self, as_of=None):
+        """The day schedules and balances are computed for: ``as_of`` (ISO) when given, else the
+        ``CONTRIBUTIONS_TODAY`` setting (a fixed day, for tests and rehearsals), else today in Paris."""
+        return _day(as_of or self.config.get("CONTRIBUTIONS_TODAY"))
 
     @rpc
     def declare_income(self, file_number, year, professional_income, conventioned_income,
@@ -34,7 +43,7 @@ class ContributionsService:
     @reliable_event_handler("income_declared")
     def on_income_declared(self, event):
         with self.db.transaction() as session:
-            assessment_id = declarations.assess_declared_income(session, event)
+            assessment_id = declarations.assess_declared_income(session, event, as_of=self._today())
         if assessment_id:
             self.outbox.nudge()
 
@@ -53,8 +62,63 @@ class ContributionsService:
         """The years that have a parameter file, oldest first."""
         return list(parameters.available_years())
 
+    @reliable_event_handler("payment_received")
+    def on_payment_received(self, event):
+        with self.db.transaction() as session:
+            payments.record_payment(session, event)
+
+    @rpc
+    def schedules(self, file_number, as_of=None):
+        """Every year's payment schedule of the member, its balance and the "up to date" status."""
+        with self.db.transaction() as session:
+            return payments.schedules(session, file_number, self._today(as_of))
+
+    @rpc
+    def get_schedule(self, file_number, year, as_of=None):
+        with self.db.transaction() as session:
+            return payments.get_schedule(session, file_number, year, self._today(as_of))
+
+    @rpc
+    def change_schedule(self, file_number, year, frequency, as_of=None):
+        with self.db.transaction() as session:
+            view = payments.change_frequency(session, file_number, year, frequency, self._today(as_of))
+        self.outbox.nudge()
+        return view
+
+    @rpc
+    def set_mandate(self, file_number, iban, bic, holder):
+        with self.db.transaction() as session:
+            return payments.set_mandate(session, file_number, iban, bic, holder)
+
+    @rpc
+    def get_mandate(self, file_number):
+        with self.db.transaction() as session:
+            return payments.get_mandate(session, file_number)
+
+    @rpc
+    def contributions_overview(self, file_number):
+        """Each year: the current assessment (provisional or final), every line, and what changed since the
+        previous call and why."""
+        with self.db.transaction() as session:
+            return overview.contributions(session, file_number)
+
+    @rpc
+    def simulate(self, year, income, conventioned_income=None, activity_start=None, explained=False):
+        """The public simulator: no database, no member (see ``simulations``)."""
+        if explained:
+            return simulations.simulate_explained(year, income, conventioned_income, activity_start)
+        return simulations.simulate(year, income, conventioned_income, activity_start)
+
     @rpc
     def health(self):
         with self.db.transaction() as session:
             session.execute(text("SELECT 1"))
-        return {"service": self.name, "status": "up"}
+        from carpimko import outbox as outbox_rows
+        return {"service": self.name, "status": "up",
+                "outbox_pending": outbox_rows.pending_count(self.db, Outbox)}
+
+
+def _day(as_of):
+    """Today (Paris), or the ISO date given (tests and back-office what-ifs)."""
+    from datetime import date
+    return payments.today() if as_of is None else date.fromisoformat(as_of)

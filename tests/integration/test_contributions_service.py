@@ -123,3 +123,18 @@ def test_declare_income_rejects_bad_input_with_field_errors(contributions):
         with pytest.raises(InvalidRequest) as err:
             rpc.declare_income("1234567", 2026, "1000", "2000")
     assert "conventioned_income" in err.value.fields
+
+
+def test_quorum_queues_when_configured(container_factory, make_config, rabbit_manager):
+    """On a RabbitMQ cluster the service queues are quorum queues (decided by config)."""
+    config = make_config("contributions", QUEUE_TYPE="quorum")
+    factories.add_contributor(config["DATABASE_URL"], "1234567")
+    container_factory(ContributionsService, config).start()
+    queues = {q["name"]: q for q in rabbit_manager.get_queues(config["vhost"])}
+    main = "evt-carpimko-income_declared--contributions.on_income_declared"
+    assert queues[main]["type"] == "quorum"
+    assert queues[main + ".retry"]["type"] == "quorum"
+    db = Database(config["DATABASE_URL"], pool_size=1)
+    bus.publish(config["AMQP_URI"], factories.income_declared("1234567"))
+    wait_for(lambda: count(db, Assessment) == 1)
+    db.dispose()

@@ -14,6 +14,10 @@ stored with every assessment, so a figure corrected later can be told apart from
 The complementary scheme (RC) changes its rule shape over the years; the file says which shape applies with
 ``complementary.shape``: ``"fixed_plus_band"`` or ``"band_of_pass"`` (see :mod:`.calculation`).
 
+Beyond the four schemes, each file carries the figures of the yearly cycle and of payment: the start-of-activity
+flat bases (``start_of_activity``), the estimate surcharge (``estimate``) and the late-payment surcharge
+(``late_payment``); see :mod:`.cycle` and :mod:`.schedule`.
+
 Standard library only.
 """
 
@@ -31,6 +35,9 @@ __all__ = [
     "DEFAULT_DIRECTORY",
     "SOURCES",
     "BaseReformParameters",
+    "EstimateParameters",
+    "LatePaymentParameters",
+    "StartOfActivityParameters",
     "BaseSchemeParameters",
     "AsvParameters",
     "ComplementaryBandOfPass",
@@ -139,6 +146,34 @@ class QuartersParameters:
 
 
 @dataclass(frozen=True)
+class StartOfActivityParameters:
+    """Provisional flat bases of the first two years of activity, in percent of PASS (pro-rated by quarters)."""
+
+    year1_base_pass_percent: Figure
+    year2_base_pass_percent: Figure
+
+
+@dataclass(frozen=True)
+class EstimateParameters:
+    """A member's estimate of the current year: surcharge when the real income exceeds it by more than the
+    threshold (in percent of the estimate); the surcharge is a percentage of the contributions avoided."""
+
+    excess_threshold_percent: Figure
+    surcharge_percent: Figure
+
+
+@dataclass(frozen=True)
+class LatePaymentParameters:
+    """Late-payment surcharge: fixed percent of the amount late, plus a percent per month (or started month)
+    late; the reduced monthly percent applies when settled within the notice's grace days."""
+
+    fixed_percent: Figure
+    monthly_percent: Figure
+    reduced_monthly_percent: Figure
+    reduced_within_days: Figure
+
+
+@dataclass(frozen=True)
 class BaseReformParameters:
     """The "assiette sociale" reform: base = income - clamp(rate x income, floor, cap). Floor/cap in PASS."""
 
@@ -161,6 +196,9 @@ class YearParameters:
     no_income_base_pass: Figure
     quarters: QuartersParameters
     base_reform: BaseReformParameters
+    start_of_activity: StartOfActivityParameters
+    estimate: EstimateParameters
+    late_payment: LatePaymentParameters
 
     @property
     def pass_value(self) -> Decimal:
@@ -274,6 +312,20 @@ def parse_parameters(data: dict[str, Any], origin: str = "<parameters>") -> Year
             allowance_rate_percent=reader.figure("base_reform.allowance_rate_percent"),
             allowance_floor_pass=reader.figure("base_reform.allowance_floor_pass"),
             allowance_cap_pass=reader.figure("base_reform.allowance_cap_pass"),
+        ),
+        start_of_activity=StartOfActivityParameters(
+            year1_base_pass_percent=reader.figure("start_of_activity.year1_base_pass_percent"),
+            year2_base_pass_percent=reader.figure("start_of_activity.year2_base_pass_percent"),
+        ),
+        estimate=EstimateParameters(
+            excess_threshold_percent=reader.figure("estimate.excess_threshold_percent"),
+            surcharge_percent=reader.figure("estimate.surcharge_percent"),
+        ),
+        late_payment=LatePaymentParameters(
+            fixed_percent=reader.figure("late_payment.fixed_percent"),
+            monthly_percent=reader.figure("late_payment.monthly_percent"),
+            reduced_monthly_percent=reader.figure("late_payment.reduced_monthly_percent"),
+            reduced_within_days=reader.figure("late_payment.reduced_within_days"),
         ),
     )
 

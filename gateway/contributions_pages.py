@@ -1,0 +1,113 @@
+"""Pages of the contributions area (French): the public simulator, Mes cotisations, Mon échéancier."""
+from __future__ import annotations
+
+from carpimko.errors import InvalidRequest, ServiceUnavailable
+
+from . import api, messages, web
+from .contributions_api import SIMULATION_PARAMS, translate
+
+
+def optional_session(ctx, request) -> dict | None:
+    """The member when logged in (to show the navigation), else None; public pages never require it."""
+    token = request.cookies.get(web.cookie_name(ctx.cookie_secure))
+    if not token:
+        return None
+    try:
+        return ctx.backends.call("accounts", "resolve_session", token) or None
+    except ServiceUnavailable:
+        return None
+
+
+def _amount_text(raw: str | None) -> str | None:
+    """Accept what people type: spaces, narrow spaces, a comma for decimals, a euro sign."""
+    if raw is None:
+        return None
+    text = raw.replace("\u202f", "").replace("\u00a0", "").replace(" ", "").replace("€", "")
+    return text.replace(",", ".") or None
+
+
+def simulator(ctx, request):
+    """``GET /simulateur``: the form, and the result with every line explained when the form was sent."""
+    session = optional_session(ctx, request)
+    member = {"member": session["member"], "csrf_token": session["csrf_token"]} if session else {"member": None}
+    years = ctx.backends.call("contributions", "declarable_years")
+    values = {name: (request.args.get(name) or "").strip() for name in SIMULATION_PARAMS}
+    if not values["year"]:
+        values["year"] = str(years[-1])
+    errors: dict = {}
+    result = None
+    status = 200
+    if request.args.get("income") is not None:
+        try:
+            result = ctx.backends.call(
+                "contributions", "simulate", values["year"], _amount_text(values["income"]),
+                _amount_text(values["conventioned_income"]), values["activity_start"] or None,
+                explained=True)
+        except InvalidRequest as exc:
+            translated = messages.translate_field_errors(translate(exc).fields)
+            errors = {name: problems[0] for name, problems in translated.items()}
+            status = 400
+    return web.render("contributions/simulator.html", status=status, years=years, values=values,
+                      errors=errors, result=result, **member)
+
+
+FREQUENCY_LABELS = {
+    "monthly": "Mensuel (12 prélèvements)",
+    "quarterly": "Trimestriel (4 prélèvements)",
+    "half_yearly": "Semestriel (2 prélèvements)",
+}
+
+
+def _member(session: dict) -> dict:
+    return {"member": session["member"], "csrf_token": session["csrf_token"]}
+
+
+def contributions(ctx, request):
+    """``GET /cotisations``: Mes cotisations."""
+    session = api.require_session(ctx, request)
+    years = ctx.backends.call("contributions", "contributions_overview", session["member"]["file_number"])
+    return web.render("contributions/contributions.html", years=years, **_member(session))
+
+
+def _schedule_page(ctx, session, status: int = 200, errors: dict | None = None, values: dict | None = None,
+                   done: str | None = None):
+    file_number = session["member"]["file_number"]
+    overview = ctx.backends.call("contributions", "schedules", file_number)
+    mandate = ctx.backends.call("contributions", "get_mandate", file_number)
+    return web.render("contributions/schedule.html", status=status, overview=overview, mandate=mandate,
+                      frequencies=FREQUENCY_LABELS, errors=errors or {}, values=values or {}, done=done,
+                      **_member(session))
+
+
+def schedules(ctx, request):
+    """``GET /echeancier``: Mon échéancier, the balance and the "up to date" status, the SEPA mandate."""
+    session = api.require_session(ctx, request)
+    done = request.args.get("fait")
+    return _schedule_page(ctx, session, done=done if done in ("frequence", "mandat") else None)
+
+
+def change_schedule(ctx, request, year: int):
+    session = api.require_session(ctx, request)
+    web.check_csrf(request, session)
+    frequency = request.form.get("frequency", "")
+    try:
+        ctx.backends.call("contributions", "change_schedule", session["member"]["file_number"], year, frequency)
+    except InvalidRequest as exc:
+        translated = messages.translate_field_errors(translate(exc).fields)
+        return _schedule_page(ctx, session, status=400,
+                              errors={f"frequency_{year}": translated.get("frequency", [messages.field("invalid")])[0]})
+    return web.redirect("/echeancier?fait=frequence")
+
+
+def set_mandate(ctx, request):
+    session = api.require_session(ctx, request)
+    web.check_csrf(request, session)
+    values = {name: (request.form.get(name) or "").strip() for name in ("iban", "bic", "holder")}
+    try:
+        ctx.backends.call("contributions", "set_mandate", session["member"]["file_number"], values["iban"],
+                          values["bic"] or None, values["holder"])
+    except InvalidRequest as exc:
+        translated = messages.translate_field_errors(translate(exc).fields)
+        return _schedule_page(ctx, session, status=400, values=values,
+                              errors={name: problems[0] for name, problems in translated.items()})
+    return web.redirect("/echeancier?fait=mandat")
