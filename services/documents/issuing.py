@@ -1,4 +1,4 @@
-"""Use cases of the documents service: issue a statement, list and read documents."""
+"""Use cases of the documents service: issue a document, list, read and verify documents."""
 from __future__ import annotations
 
 import uuid
@@ -11,6 +11,7 @@ from carpimko import inbox, outbox
 from carpimko.errors import NotFound
 from carpimko.events import Event, new_event
 
+from .domain import verification
 from .models import Document, Inbox, Outbox
 
 STATEMENT_CONSUMER = "documents.on_contributions_recalculated"
@@ -21,7 +22,23 @@ def already_processed(session: Session, consumer: str, event_id: str) -> bool:
     return session.get(Inbox, (consumer, event_id)) is not None
 
 
-def statement_data(event: Event, member: dict, issued_on: date) -> dict:
+def new_verification(public_url: str) -> tuple[str, dict]:
+    """A fresh verification code and what the renderers print for it."""
+    code = verification.new_code()
+    return code, {"code": code, "url": verification.verify_url(public_url, code)}
+
+
+def member_initials(member: dict) -> str:
+    """What the public verification page may show of the member."""
+    first, last = member.get("first_name"), member.get("last_name")
+    if not first and not last:
+        words = member.get("full_name", "").split()
+        first, last = (words[-2] if len(words) > 1 else None), (words[-1] if words else None)
+    return verification.initials(first, last)
+
+
+def statement_data(event: Event, member: dict, issued_on: date,
+                   verification_block: dict | None = None) -> dict:
     """What the statement template needs, from the event and the member's identity."""
     p = event.raw["payload"]  # wire form: decimal strings, as the template wants
     return {
@@ -37,31 +54,46 @@ def statement_data(event: Event, member: dict, issued_on: date) -> dict:
         "previous_total": p.get("previous_total"),
         "parameters_version": p["parameters_version"],
         "notes": p["notes"],
-        "verification_code": None,
+        "verification": verification_block,
     }
 
 
 def record_statement(session: Session, event: Event, sha256: str, size: int,
-                     issued_on: date) -> str | None:
+                     issued_on: date, verification_code: str | None = None,
+                     initials: str | None = None) -> str | None:
     """Record the stored statement and stage ``document_generated``; None if the
     event was already processed."""
-    if not inbox.claim(session, Inbox, STATEMENT_CONSUMER, event.event_id):
-        return None
     year = event.payload["year"]
+    return record_document(session, STATEMENT_CONSUMER, event, kind=STATEMENT,
+                           title=f"Relevé de cotisations {year}", year=year, sha256=sha256,
+                           size=size, issued_on=issued_on,
+                           verification_code=verification_code, initials=initials)
+
+
+def record_document(session: Session, consumer: str, event: Event, *, kind: str, title: str,
+                    year: int | None, sha256: str, size: int, issued_on: date,
+                    verification_code: str | None, initials: str | None) -> str | None:
+    """Record a stored document issued because of ``event`` (claiming the inbox
+    of ``consumer``), supersede the previous one of the same kind and year, and
+    stage ``document_generated``; None if the event was already processed."""
+    if not inbox.claim(session, Inbox, consumer, event.event_id):
+        return None
     document = Document(
-        id=str(uuid.uuid4()), file_number=event.member_id, kind=STATEMENT,
-        title=f"Relevé de cotisations {year}", year=year,
+        id=str(uuid.uuid4()), file_number=event.member_id, kind=kind, title=title, year=year,
         correlation_id=event.correlation_id, source_event_id=event.event_id,
         sha256=sha256, size=size, media_type="application/pdf", issued_on=issued_on,
-        created_at=datetime.now(timezone.utc))
+        created_at=datetime.now(timezone.utc),
+        verification_hash=(verification.code_hash(verification.canonical(verification_code))
+                           if verification_code else None),
+        member_initials=initials)
     session.execute(update(Document)
-                    .where(Document.file_number == event.member_id, Document.kind == STATEMENT,
+                    .where(Document.file_number == event.member_id, Document.kind == kind,
                            Document.year == year, Document.superseded_by.is_(None))
                     .values(superseded_by=document.id))
     session.add(document)
     outbox.add(session, Outbox, new_event(
         "document_generated",
-        {"document_id": document.id, "kind": STATEMENT, "title": document.title,
+        {"document_id": document.id, "kind": kind, "title": document.title,
          "sha256": sha256, "issued_on": issued_on},
         member_id=event.member_id, cause=event))
     return document.id
@@ -95,3 +127,26 @@ def get_document(session: Session, file_number: str, document_id: str) -> Docume
     if doc is None or doc.file_number != file_number:
         raise NotFound("unknown document", {})
     return doc
+
+
+def verify(session: Session, code: str) -> dict:
+    """What the public verification page shows for ``code``.
+
+    Always the same work and the same shape, whether the code is genuine,
+    unknown or malformed: hash it, look the hash up (unique index), answer
+    ``{"found", "kind", "title", "issued_on", "initials", "sha256", "superseded"}``
+    (None values when not found). Nothing else about the member.
+    """
+    canonical = verification.canonical(code)
+    digest = verification.code_hash(canonical)
+    doc = session.scalars(select(Document).where(Document.verification_hash == digest)).first()
+    found = doc is not None and canonical is not None
+    return {
+        "found": found,
+        "kind": doc.kind if found else None,
+        "title": doc.title if found else None,
+        "issued_on": doc.issued_on.isoformat() if found else None,
+        "initials": doc.member_initials if found else None,
+        "sha256": doc.sha256 if found else None,
+        "superseded": (doc.superseded_by is not None) if found else None,
+    }

@@ -41,5 +41,10 @@ class Document(Base):
     issued_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     superseded_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # SHA-256 of the verification code printed on the document (never the code)
+    verification_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # what the public verification page may show of the member ("C. M.")
+    member_initials: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
-    __table_args__ = (Index("ix_documents_member", "file_number", "created_at"),)
+    __table_args__ = (Index("ix_documents_member", "file_number", "created_at"),
+                      Index("ux_documents_verification_hash", "verification_hash", unique=True))

@@ -91,3 +91,24 @@ def test_other_members_documents_are_not_found(container_factory, configs):
         doc_id = rpc.list_documents("1234567")[0]["id"]
         with pytest.raises(NotFound):
             rpc.get_content("7654321", doc_id)
+
+
+def test_render_document_for_postal_letters(container_factory, configs):
+    from carpimko.errors import InvalidRequest
+    _, config = configs
+    container_factory(DocumentsService, config).start()
+    letter = {"file_number": "7654321",
+              "member": {"full_name": "M. Jean DUPONT", "address_lines": ["3 chemin du Moulin",
+                                                                          "29200 BREST"]},
+              "issued_on": "2026-11-28", "purpose": "password_reset",
+              "one_time_code": "48KQ-7XZM", "expires_on": "2026-12-12",
+              "portal_url": "https://espace.carpimko.test"}
+    with ServiceRpcProxy("documents", config) as rpc:
+        pdf = base64.b64decode(rpc.render_document("access_letter", letter))
+        text = pdf_text(pdf)
+        assert "N° de dossier : 7654321" in text and "48KQ-7XZM" in text
+        with pytest.raises(InvalidRequest):
+            rpc.render_document("unknown_kind", letter)
+        with pytest.raises(InvalidRequest):
+            rpc.render_document("access_letter", {**letter, "purpose": "other"})
+    assert documents_count(config["DATABASE_URL"]) == 0  # rendered, not issued

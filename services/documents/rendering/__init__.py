@@ -7,14 +7,22 @@ Public API (pure Python: no nameko, no database):
     render_letter(data: dict) -> bytes
         Postal notification letter ("Un nouveau document est disponible dans
         votre espace personnel"); it carries no personal figure.
+    render_payment_schedule, render_regularisation_notice,
+    render_contributions_certificate, render_career_statement,
+    render_payment_certificate, render_access_letter (see ``kinds``)
+    RENDERERS: kind -> renderer
 
-Both validate their input first and raise ValueError naming the first
+Each validates its input first and raise ValueError naming the first
 missing or malformed key (e.g. "contribution statement: missing required key
 'lines[1].amount'"). Amounts are decimal strings, dates ISO strings.
 
+Every document may carry ``verification``: None, or {"code": str, "url": str}
+(printed on page 1 with a QR code of the url, see the verification module of
+the service).
+
 Templates (all the French wording) are in services/documents/templates/:
-RML markup laid out by z3c.rml / ReportLab, with Bitstream Vera TrueType
-fonts (shipped with reportlab) embedded in every PDF.
+jinja2 renders a small XML layout that ``engine`` draws on a ReportLab canvas,
+with Bitstream Vera TrueType fonts (shipped with reportlab) embedded in every PDF.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from . import formatting
-from .engine import render_pdf, render_rml
+from .engine import render_layout, render_pdf
 from .formatting import format_date, format_money, format_number, format_rate
 
 __all__ = [
@@ -36,18 +44,25 @@ __all__ = [
     "format_number",
     "format_rate",
     "format_date",
-    "render_rml",
+    "render_layout",
+    "render_payment_schedule",
+    "render_regularisation_notice",
+    "render_contributions_certificate",
+    "render_career_statement",
+    "render_payment_certificate",
+    "render_access_letter",
+    "RENDERERS",
 ]
 
-STATEMENT_TEMPLATE = "contribution_statement.rml.j2"
-LETTER_TEMPLATE = "letter.rml.j2"
+STATEMENT_TEMPLATE = "contribution_statement.xml.j2"
+LETTER_TEMPLATE = "letter.xml.j2"
 
 STATEMENT_STATUSES = ("regularised", "provisional")
 
 # A postal address holds at most 6 lines (NF Z10-011): the name plus 5.
 MAX_ADDRESS_LINES = 5
 
-# characters XML 1.0 cannot carry (they would break the generated RML)
+# characters XML 1.0 cannot carry (they would break the generated XML layout)
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -120,6 +135,14 @@ class _Validator:
             self.printable(line, f"member.address_lines[{index}]")
         return {"full_name": full_name, "address_lines": list(lines)}
 
+    def verification(self, data: Mapping) -> dict | None:
+        value = data.get("verification")
+        if value is None:
+            return None
+        value = self.mapping(value, "verification")
+        return {"code": self.text(value, "code", "verification."),
+                "url": self.text(value, "url", "verification.")}
+
     def file_number(self, data: Mapping) -> str:
         value = self.require(data, "file_number")
         if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
@@ -170,11 +193,6 @@ def _statement_context(data) -> dict:
             v.fail(f"'notes[{index}]' must be a string, got {note!r}")
         v.printable(note, f"notes[{index}]")
 
-    verification_code = data.get("verification_code")
-    if verification_code is not None and not isinstance(verification_code, str):
-        v.fail(f"'verification_code' must be a string or None, got {verification_code!r}")
-    if verification_code:
-        v.printable(verification_code, "verification_code")
 
     context.update({
         "year": year,
@@ -186,7 +204,7 @@ def _statement_context(data) -> dict:
         "total": v.decimal(data, "total"),
         "parameters_version": v.text(data, "parameters_version"),
         "notes": list(notes),
-        "verification_code": verification_code or None,
+        "verification": v.verification(data),
     })
     return context
 
@@ -201,6 +219,7 @@ def _letter_context(data) -> dict:
         "subject": v.text(data, "subject"),
         "document_label": v.text(data, "document_label"),
         "portal_url": v.text(data, "portal_url"),
+        "verification": v.verification(data),
     }
 
 
@@ -218,3 +237,25 @@ def render_letter(data: dict) -> bytes:
     Raises ValueError when a required key is missing or malformed.
     """
     return render_pdf(LETTER_TEMPLATE, _letter_context(data))
+
+
+from .kinds import (  # noqa: E402  (they use the validator above)
+    render_access_letter,
+    render_career_statement,
+    render_contributions_certificate,
+    render_payment_certificate,
+    render_payment_schedule,
+    render_regularisation_notice,
+)
+
+#: every kind of document -> its renderer (data shapes in each docstring)
+RENDERERS = {
+    "contribution_statement": render_contribution_statement,
+    "payment_schedule": render_payment_schedule,
+    "regularisation_notice": render_regularisation_notice,
+    "contributions_certificate": render_contributions_certificate,
+    "career_statement": render_career_statement,
+    "payment_certificate": render_payment_certificate,
+    "access_letter": render_access_letter,
+    "notification_letter": render_letter,
+}

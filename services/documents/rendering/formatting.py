@@ -114,14 +114,38 @@ def is_nonzero(value) -> bool:
     return to_decimal(value) != 0
 
 
+def is_positive(value) -> bool:
+    """Jinja test: a decimal string above zero."""
+    return to_decimal(value) > 0
+
+
+def is_negative(value) -> bool:
+    """Jinja test: a decimal string below zero."""
+    return to_decimal(value) < 0
+
+
+def absolute(value) -> str:
+    """"-250.00" -> "250.00" (for wording that carries the sign itself)."""
+    return str(abs(to_decimal(value)))
+
+
+def format_points(value) -> str:
+    """Points: "525" -> "525,00", "12.5" -> "12,50"."""
+    return format_number(value, 2)
+
+
 FILTERS = {
     "money": format_money,
     "number": format_number,
     "rate": format_rate,
     "date": format_date,
     "as_date": to_date,
+    "absolute": absolute,
+    "points": format_points,
 }
 
 TESTS = {
     "nonzero": is_nonzero,
+    "positive": is_positive,
+    "negative": is_negative,
 }

@@ -53,7 +53,7 @@ def make_statement(**overrides) -> dict:
         "total": "9126.00",
         "parameters_version": "2026.1",
         "notes": ["Vos revenus 2026 ont été déclarés le 12/05/2026."],
-        "verification_code": None,
+        "verification": None,
     }
     data.update(overrides)
     return data
@@ -158,16 +158,37 @@ def test_statement_provisional_and_undeclared_income():
     assert "revenus non déclarés" in text
 
 
-def test_statement_verification_code_only_when_present(statement_text):
-    assert "Code de vérification" not in statement_text
-    text = " ".join(page_texts(render_contribution_statement(
-        make_statement(verification_code="AB12-CD34"))))
-    assert "Code de vérification : AB12-CD34" in text
+def test_statement_verification_code_only_when_present(statement_pdf, statement_text):
+    assert "Vérifier ce document" not in statement_text
+    assert b"/Subtype /Image" not in statement_pdf
+    url = "https://espace.example/verify/AB12-CD34-EF56-GH78"
+    pdf = render_contribution_statement(make_statement(
+        verification={"code": "AB12-CD34-EF56-GH78", "url": url}))
+    text = " ".join(page_texts(pdf))
+    assert "Vérifier ce document" in text
+    assert "https://espace.example/verify/ AB12-CD34-EF56-GH78" in text
+    # the QR code is one image on the first page
+    reader = PdfReader(io.BytesIO(pdf))
+    images = reader.pages[0].images
+    assert len(images) == 1
+
+
+def test_qr_matrix_matches_reportlab_encoder():
+    """Our fast Reed-Solomon step gives exactly reportlab's QR code."""
+    from reportlab.graphics.barcode import qrencoder
+    from services.documents.rendering.engine import QR_MASK_PATTERN, qr_matrix
+    for value in ("https://espace.example/verify/AB12-CD34-EF56-GH78",
+                  "http://127.0.0.1:8000/verify/" + "Z" * 60):
+        qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+        qr.addData(value)
+        qr.version = qr.calculate_version()
+        qr.makeImpl(False, QR_MASK_PATTERN)
+        assert qr_matrix(value) == qr.modules
 
 
 def test_statement_optional_keys_may_be_absent():
     data = make_statement()
-    for key in ("notes", "verification_code", "income_declared"):
+    for key in ("notes", "verification", "income_declared"):
         del data[key]
     text = " ".join(page_texts(render_contribution_statement(data)))
     assert "Total dû 9 126,00 €" in text

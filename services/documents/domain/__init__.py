@@ -1,0 +1,1 @@
+"""Rules of the documents service, in plain Python (no nameko, no database)."""

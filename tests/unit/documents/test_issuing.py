@@ -1,0 +1,162 @@
+"""Issuing on a migrated database: idempotency, supersession, verification,
+the verification codes and the content store."""
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from carpimko.db import Database
+from carpimko.events import parse_event
+from services.documents import issuing
+from services.documents.domain import verification
+from services.documents.models import Document, Outbox
+from services.documents.storage import DocumentStore, FilesystemStore, StoredContentCorrupted
+from tests.support import factories
+
+
+@pytest.fixture
+def db(databases):
+    database = Database(databases.url("documents"), pool_size=2)
+    yield database
+    database.dispose()
+
+
+def recalculated(correlation_id=None):
+    return parse_event(factories.contributions_recalculated("1234567", correlation_id))
+
+
+def record(db, event, code, sha="a" * 64):
+    with db.transaction() as session:
+        return issuing.record_statement(session, event, sha, 1234, date(2026, 11, 28), code,
+                                        "C. M.")
+
+
+def count(db, model):
+    with db.transaction() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+# ------------------------------------------------------------------ issuing
+
+def test_the_same_event_never_yields_two_documents(db):
+    event = recalculated()
+    first = record(db, event, verification.new_code())
+    assert first is not None
+    assert record(db, event, verification.new_code()) is None  # redelivered: nothing new
+    assert count(db, Document) == 1
+    assert count(db, Outbox) == 1
+
+
+def test_a_new_version_supersedes_and_both_stay_verifiable(db):
+    old_code, new_code = verification.new_code(), verification.new_code()
+    old = record(db, recalculated(), old_code, "a" * 64)
+    new = record(db, recalculated(), new_code, "b" * 64)
+    with db.transaction() as session:
+        assert session.get(Document, old).superseded_by == new
+        assert session.get(Document, new).superseded_by is None
+        assert issuing.verify(session, old_code) == {
+            "found": True, "kind": "contribution_statement", "title": "Relevé de cotisations 2026",
+            "issued_on": "2026-11-28", "initials": "C. M.", "sha256": "a" * 64,
+            "superseded": True}
+        assert issuing.verify(session, new_code)["sha256"] == "b" * 64
+        assert issuing.verify(session, new_code)["superseded"] is False
+
+
+def test_only_the_hash_of_the_code_is_stored(db):
+    code = verification.new_code()
+    doc_id = record(db, recalculated(), code)
+    with db.transaction() as session:
+        doc = session.get(Document, doc_id)
+        stored = doc.verification_hash
+    assert stored == verification.code_hash(verification.canonical(code))
+    assert code.replace("-", "") not in stored and len(stored) == 64
+
+
+@pytest.mark.parametrize("typed", ["unknown", "ZZZZ-ZZZZ-ZZZZ-ZZZZ", "", "x" * 200])
+def test_unknown_or_malformed_codes_same_shape(db, typed):
+    record(db, recalculated(), verification.new_code())
+    with db.transaction() as session:
+        assert issuing.verify(session, typed) == {
+            "found": False, "kind": None, "title": None, "issued_on": None, "initials": None,
+            "sha256": None, "superseded": None}
+
+
+def test_code_is_read_back_forgivingly(db):
+    code = verification.new_code()
+    record(db, recalculated(), code)
+    typed = " " + code.lower().replace("-", " ").replace("0", "o") + " "
+    with db.transaction() as session:
+        assert issuing.verify(session, typed)["found"] is True
+
+
+def test_statement_data_carries_the_verification_block():
+    event = recalculated()
+    code, block = issuing.new_verification("https://espace.example/")
+    data = issuing.statement_data(event, {"full_name": "Mme Claire MARTIN",
+                                          "address_lines": ["1 rue", "75002 PARIS"]},
+                                  date(2026, 11, 28), block)
+    assert data["verification"] == {"code": code, "url": f"https://espace.example/verify/{code}"}
+
+
+def test_member_initials():
+    assert issuing.member_initials({"first_name": "Claire", "last_name": "Martin"}) == "C. M."
+    assert issuing.member_initials({"first_name": "Jean-Pierre", "last_name": "le Gall"}) \
+        == "J.-P. L. G."
+    assert issuing.member_initials({"full_name": "Mme Élodie DURAND"}) == "É. D."
+
+
+# ------------------------------------------------------------ verification codes
+
+def test_codes_are_random_well_formed_and_unique():
+    codes = {verification.new_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    for code in list(codes)[:50]:
+        assert len(code) == 19 and code.count("-") == 3
+        assert verification.canonical(code) == code.replace("-", "")
+        assert set(code.replace("-", "")) <= set(verification.ALPHABET)
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("k7qh-3mzp-xw9c-t4rb", "K7QH3MZPXW9CT4RB"),
+    ("K7QH 3MZP XW9C T4RB", "K7QH3MZPXW9CT4RB"),
+    ("OOOO-IIII-LLLL-2222", "0000111111112222"),
+    ("K7QH-3MZP-XW9C", None),
+    ("K7QH-3MZP-XW9C-T4RU", None),   # U is not in the alphabet
+    (None, None),
+])
+def test_canonical(typed, expected):
+    assert verification.canonical(typed) == expected
+
+
+def test_code_hash_never_collides_with_malformed():
+    assert verification.code_hash(None) != verification.code_hash("0" * 16)
+    assert len(verification.code_hash(None)) == 64
+
+
+# ------------------------------------------------------------------- storage
+
+def test_filesystem_store_is_content_addressed_and_immutable(tmp_path):
+    store: DocumentStore = FilesystemStore(tmp_path)
+    content = b"%PDF-1.4 example"
+    digest = store.put(content)
+    assert digest == hashlib.sha256(content).hexdigest()
+    assert store.exists(digest) and store.get(digest) == content
+    path = tmp_path / digest[:2] / digest[2:4] / digest
+    before = os.stat(path).st_mtime_ns
+    assert store.put(content) == digest  # the same content again: nothing rewritten
+    assert os.stat(path).st_mtime_ns == before
+    assert not os.stat(path).st_mode & 0o222  # read-only
+    assert not store.exists("0" * 64)
+    with pytest.raises(FileNotFoundError):
+        store.get("0" * 64)
+    with pytest.raises(ValueError):
+        store.get("../../etc/passwd")
+    os.chmod(path, 0o644)
+    path.write_bytes(b"tampered")
+    with pytest.raises(StoredContentCorrupted):
+        store.get(digest)
+    assert [p.name for p in path.parent.iterdir()] == [digest]  # no temporary file left
