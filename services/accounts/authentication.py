@@ -1,5 +1,11 @@
 """Use cases of logging in and out (service layer: database session in, plain
-dicts out; no nameko)."""
+dicts out; no nameko).
+
+Sessions: an opaque random token (only its SHA-256 is stored), renewed at
+every login, ended after ``IDLE`` without a request or ``ABSOLUTE`` after
+login (whichever comes first); logout ends it server side, "log out
+everywhere" ends every session of the member. Brute force: ``throttle``.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +17,12 @@ from sqlalchemy.orm import Session
 
 from carpimko.errors import NotFound, Unauthorized
 
+from . import audit
 from .domain import identity, passwords
 from .models import Member, WebSession
+
+IDLE = timedelta(minutes=30)
+ABSOLUTE = timedelta(hours=12)
 
 
 def _token_hash(token: str) -> str:
@@ -31,36 +41,87 @@ def member_summary(member: Member) -> dict:
     }
 
 
-def login(session: Session, file_number: str, password: str, hours: int) -> dict:
-    """Check the password and open a session; same error for every failure."""
+def check_password(session: Session, file_number: str, password: str) -> Member | None:
+    """The member when the password is right, else None; the same work (one
+    argon2 verification) whether or not the account exists."""
     member = session.get(Member, file_number) if identity.is_file_number(file_number) else None
     ok = passwords.verify(member.password_hash if member else None, password or "")
-    if not ok or member is None:
+    return member if ok and member is not None else None
+
+
+def login(session: Session, file_number: str, password: str, hours: int) -> dict:
+    """Check the password and open a session; same error for every failure."""
+    member = check_password(session, file_number, password)
+    if member is None:
         raise Unauthorized("invalid file number or password", {})
     if passwords.needs_rehash(member.password_hash):
         member.password_hash = passwords.hash_password(password)
+    return open_session(session, member, hours)
+
+
+def open_session(session: Session, member: Member, hours: int,
+                 franceconnect_id_token: str | None = None) -> dict:
     now = datetime.now(timezone.utc)
     session.execute(delete(WebSession).where(WebSession.expires_at < now))
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
+    absolute = min(timedelta(hours=hours), ABSOLUTE)
     session.add(WebSession(token_hash=_token_hash(token), file_number=member.file_number,
-                           csrf_token=csrf, created_at=now,
-                           expires_at=now + timedelta(hours=hours)))
+                           csrf_token=csrf, created_at=now, last_seen_at=now,
+                           expires_at=now + absolute,
+                           franceconnect_id_token=franceconnect_id_token))
+    audit.record(session, "login_succeeded", member.file_number,
+                 via="franceconnect" if franceconnect_id_token else "password")
     return {"token": token, "csrf_token": csrf, "member": member_summary(member)}
 
 
 def resolve(session: Session, token: str) -> dict | None:
+    """The live session of ``token`` (its idle clock restarted), or None; a
+    session idle for longer than ``IDLE`` or older than its absolute expiry is
+    ended."""
     if not token or len(token) > 200:
         return None
     row = session.get(WebSession, _token_hash(token))
-    if row is None or _aware(row.expires_at) < datetime.now(timezone.utc):
+    if row is None:
         return None
+    now = datetime.now(timezone.utc)
+    last_seen = _aware(row.last_seen_at or row.created_at)
+    if _aware(row.expires_at) < now or last_seen + IDLE < now:
+        session.delete(row)
+        return None
+    row.last_seen_at = now
     member = session.get(Member, row.file_number)
     return {"csrf_token": row.csrf_token, "member": member_summary(member)}
 
 
 def logout(session: Session, token: str) -> None:
     session.execute(delete(WebSession).where(WebSession.token_hash == _token_hash(token or "")))
+
+
+def franceconnect_id_token(session: Session, token: str) -> str | None:
+    if not token or len(token) > 200:
+        return None
+    row = session.get(WebSession, _token_hash(token))
+    return row.franceconnect_id_token if row is not None else None
+
+
+def end_sessions(session: Session, file_number: str, keep_token: str | None = None) -> int:
+    """End every session of the member (but ``keep_token``'s); how many ended."""
+    query = delete(WebSession).where(WebSession.file_number == file_number)
+    if keep_token:
+        query = query.where(WebSession.token_hash != _token_hash(keep_token))
+    return session.execute(query).rowcount or 0
+
+
+def logout_everywhere(session: Session, token: str) -> int:
+    """End every session of the token's member, this one included."""
+    row = session.get(WebSession, _token_hash(token or "")) if token and len(token) <= 200 else None
+    if row is None:
+        return 0
+    file_number = row.file_number
+    ended = end_sessions(session, file_number)
+    audit.record(session, "logout_everywhere", file_number, sessions_ended=ended)
+    return ended
 
 
 def contact_details(session: Session, file_number: str) -> dict:
@@ -71,7 +132,10 @@ def contact_details(session: Session, file_number: str) -> dict:
         **member_summary(member),
         "email": member.email,
         "email_verified": bool(member.email_verified),
+        "email_bounced": member.email_bounced_at is not None,
+        "prefers_paper": bool(member.prefers_paper),
         "address_lines": member.address_lines,
+        "password_set": bool(member.password_hash),
     }
 
 

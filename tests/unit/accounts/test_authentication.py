@@ -193,7 +193,9 @@ def test_contact_details(db):
     with db.transaction() as session:
         details = authentication.contact_details(session, "1234567")
     assert details == {**SUMMARY, "email": "anne.durand@example.fr", "email_verified": True,
-                       "address_lines": ["1 rue de la Paix", "Bâtiment B", "75002 PARIS"]}
+                       "email_bounced": False, "prefers_paper": False,
+                       "address_lines": ["1 rue de la Paix", "Bâtiment B", "75002 PARIS"],
+                       "password_set": True}
 
 
 def test_contact_details_of_unknown_member(db):
