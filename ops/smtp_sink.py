@@ -1,9 +1,17 @@
 """A real SMTP server for development and tests (aiosmtpd): every message
-received is written as one ``.eml`` file in a folder."""
+accepted is written as one ``.eml`` file in a folder.
+
+For fault drills it can also answer with scripted codes (``--replies 451,250``
+answers 451 to the first DATA, then 250; ``--refuse-recipients 550``
+refuses every recipient), require STARTTLS (``--tls-cert/--tls-key``) and
+authentication (``--auth user:password``).
+"""
 from __future__ import annotations
 
+import argparse
 import os
 import signal
+import ssl
 import sys
 import tempfile
 import threading
@@ -11,14 +19,28 @@ import time
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 class MaildirHandler:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, replies: list[str] | None = None,
+                 refuse_recipients: str | None = None):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.replies = list(replies or [])
+        self.refuse_recipients = refuse_recipients
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse_recipients:
+            return f"{self.refuse_recipients} 5.1.1 <{address}>: Recipient address rejected"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.replies:
+            code = self.replies.pop(0)
+            if not code.startswith("2"):
+                return f"{code} {'4.3.0 Try again later' if code.startswith('4') else '5.0.0 Refused'}"
         name = f"{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns()}.eml"
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
         with os.fdopen(fd, "wb") as fh:
@@ -27,15 +49,47 @@ class MaildirHandler:
         return "250 Message accepted for delivery"
 
 
-def start(folder: Path, host: str = "127.0.0.1", port: int = 8025) -> Controller:
-    controller = Controller(MaildirHandler(folder), hostname=host, port=port)
+def _authenticator(user: str, password: str):
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user
+              and auth_data.password.decode() == password)
+        return AuthResult(success=ok, handled=False)
+    return check
+
+
+def start(folder: Path, host: str = "127.0.0.1", port: int = 8025, replies=None,
+          refuse_recipients=None, auth: str | None = None, tls_cert: str | None = None,
+          tls_key: str | None = None) -> Controller:
+    kwargs = {}
+    if tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls_cert, tls_key)
+        kwargs.update(tls_context=context, require_starttls=True)
+    if auth:
+        user, _, password = auth.partition(":")
+        kwargs.update(authenticator=_authenticator(user, password), auth_required=True,
+                      auth_require_tls=bool(tls_cert))
+    controller = Controller(MaildirHandler(folder, replies, refuse_recipients), hostname=host,
+                            port=port, **kwargs)
     controller.start()
     return controller
 
 
-def main(folder: str, host: str, port: int) -> int:
-    controller = start(Path(folder), host, port)
-    print(f"SMTP server on {host}:{port}, writing to {folder}", flush=True)
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder")
+    parser.add_argument("host", nargs="?", default="127.0.0.1")
+    parser.add_argument("port", nargs="?", type=int, default=8025)
+    parser.add_argument("--replies", default="", help="comma-separated DATA reply codes, then 250")
+    parser.add_argument("--refuse-recipients", default=None, metavar="CODE")
+    parser.add_argument("--auth", default=None, metavar="USER:PASSWORD")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    args = parser.parse_args(argv)
+    controller = start(Path(args.folder), args.host, args.port,
+                       [c for c in args.replies.split(",") if c], args.refuse_recipients,
+                       args.auth, args.tls_cert, args.tls_key)
+    print(f"SMTP server on {args.host}:{args.port}, writing to {args.folder}", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -45,4 +99,4 @@ def main(folder: str, host: str, port: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    sys.exit(main())

@@ -1,4 +1,5 @@
-"""Use case: tell a member that a document arrived, by email or by post.
+"""Use cases: tell a member that a document arrived, by email or by post;
+collect letters into print batches; show the delivery log.
 
 Never twice: the inbox claim, the notification row and the outbox event are
 written in the transaction that wraps the delivery itself. A concurrent
@@ -10,18 +11,20 @@ same file), so it is recognisable.
 """
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from carpimko import inbox, outbox
-from carpimko.errors import PermanentFailure
 from carpimko.events import Event, new_event
 
-from . import channels
-from .models import Inbox, Notification, Outbox
+from . import letters
+from .models import Inbox, Letter, LetterBatch, Notification, Outbox
 
 DOCUMENT_CONSUMER = "notifications.on_document_generated"
 _NAMESPACE = uuid.UUID("6f1c3d4e-2b7a-4c1e-9a55-0c2f8e7d9b10")
@@ -36,25 +39,19 @@ def already_processed(session: Session, event_id: str) -> bool:
     return session.get(Inbox, (DOCUMENT_CONSUMER, event_id)) is not None
 
 
-def plan(contact: dict, event: Event) -> tuple[str, str]:
-    channel = channels.choose_channel(contact)
-    if channel == channels.POST and not channels.usable_postal_address(contact):
-        raise PermanentFailure(f"member {event.member_id} has no usable postal address")
-    return channel, notification_id_for(event.event_id, channel)
-
-
 def claim(session: Session, event: Event) -> bool:
     return inbox.claim(session, Inbox, DOCUMENT_CONSUMER, event.event_id)
 
 
 def record(session: Session, event: Event, channel: str, notification_id: str,
-           reference: str) -> None:
+           reference: str, note: str = "") -> None:
     now = datetime.now(timezone.utc)
     session.add(Notification(
         id=notification_id, delivery_key=f"{event.event_id}:{channel}",
         file_number=event.member_id, channel=channel, kind=event.payload["kind"],
-        document_id=str(event.payload["document_id"]), correlation_id=event.correlation_id,
-        reference=reference[:300], status="sent", sent_at=now))
+        title=event.payload["title"], document_id=str(event.payload["document_id"]),
+        correlation_id=event.correlation_id, reference=reference[:300], status="sent",
+        note=note, sent_at=now))
     outbox.add(session, Outbox, new_event(
         "notification_sent",
         {"notification_id": notification_id, "channel": channel,
@@ -62,14 +59,116 @@ def record(session: Session, event: Event, channel: str, notification_id: str,
         member_id=event.member_id, cause=event))
 
 
+def record_failure(session: Session, event: Event, channel: str, notification_id: str,
+                   reason: str) -> None:
+    """Nothing could be sent (e.g. no usable address): keep it visible, never drop it."""
+    session.add(Notification(
+        id=notification_id, delivery_key=f"{event.event_id}:{channel}",
+        file_number=event.member_id, channel=channel, kind=event.payload["kind"],
+        title=event.payload["title"], document_id=str(event.payload["document_id"]),
+        correlation_id=event.correlation_id, reference="", status="failed", note=reason,
+        sent_at=datetime.now(timezone.utc)))
+    outbox.add(session, Outbox, new_event(
+        "notification_failed",
+        {"notification_id": notification_id, "channel": channel,
+         "document_id": event.payload["document_id"], "reason": reason},
+        member_id=event.member_id, cause=event))
+
+
+def record_bounce(session: Session, event: Event, address: str, code: int, reason: str,
+                  notification_id: str) -> None:
+    outbox.add(session, Outbox, new_event(
+        "email_bounced",
+        {"address": address, "smtp_code": code, "reason": reason[:500],
+         "notification_id": notification_id},
+        member_id=event.member_id, cause=event))
+
+
+def queue_letter(session: Session, notification_id: str, contact: dict, path: Path,
+                 pages: int) -> None:
+    if session.get(Letter, notification_id) is not None:
+        return
+    session.add(Letter(id=notification_id, file_number=contact["file_number"],
+                       full_name=contact["full_name"],
+                       address=letters.address_json(contact["address_lines"]), path=str(path),
+                       pages=pages, queued_at=datetime.now(timezone.utc)))
+
+
+def close_batch(database, root: Path, cut_off: datetime) -> dict | None:
+    """Close a print batch with every queued letter up to ``cut_off``.
+
+    One batch per cut-off (unique): two copies of the service closing the same
+    batch cannot both succeed. Returns the batch, or None when nothing is queued
+    or the batch already exists."""
+    with database.transaction() as session:
+        if session.scalar(select(LetterBatch).where(LetterBatch.cut_off == cut_off)):
+            return None
+        queued = session.scalars(
+            select(Letter).where(Letter.batch_id.is_(None), Letter.queued_at <= cut_off)
+            .order_by(Letter.queued_at, Letter.id).with_for_update(skip_locked=True)).all()
+        if not queued:
+            return None
+        batch_id = letters.batch_id_for(cut_off)
+        built = letters.build_batch(
+            [letters.QueuedLetter(l.id, l.file_number, l.full_name, json.loads(l.address),
+                                  l.path, l.pages) for l in queued],
+            root / "batches", batch_id)
+        batch = LetterBatch(id=batch_id, cut_off=cut_off, closed_at=datetime.now(timezone.utc),
+                            **built)
+        session.add(batch)
+        session.flush()
+        for letter in queued:
+            letter.batch_id = batch_id
+        try:
+            session.flush()
+        except IntegrityError:
+            return None
+        return batch_view(batch)
+
+
+def batch_view(batch: LetterBatch) -> dict:
+    return {"id": batch.id, "cut_off": _iso(batch.cut_off), "closed_at": _iso(batch.closed_at),
+            "letters": batch.letter_count, "pages": batch.page_count, "pdf": batch.pdf_path,
+            "manifest": batch.manifest_path, "sha256": batch.sha256}
+
+
+def letters_overview(session: Session) -> dict:
+    queued = session.scalars(select(Letter).where(Letter.batch_id.is_(None))
+                             .order_by(Letter.queued_at)).all()
+    batches = session.scalars(select(LetterBatch).order_by(LetterBatch.cut_off.desc())
+                              .limit(30)).all()
+    return {"queued": [{"id": l.id, "file_number": l.file_number, "queued_at": _iso(l.queued_at),
+                        "pages": l.pages} for l in queued],
+            "batches": [batch_view(b) for b in batches]}
+
+
+def batch_letters(session: Session, batch_id: str) -> list[dict]:
+    rows = session.scalars(select(Letter).where(Letter.batch_id == batch_id)
+                           .order_by(Letter.queued_at, Letter.id)).all()
+    return [{"id": l.id, "file_number": l.file_number, "name": l.full_name,
+             "address": json.loads(l.address), "pages": l.pages} for l in rows]
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
+
+
 def notification_view(n: Notification) -> dict:
-    sent = n.sent_at if n.sent_at.tzinfo else n.sent_at.replace(tzinfo=timezone.utc)
-    return {"id": n.id, "channel": n.channel, "kind": n.kind, "document_id": n.document_id,
-            "status": n.status, "sent_at": sent.isoformat()}
+    return {"id": n.id, "channel": n.channel, "kind": n.kind, "title": n.title,
+            "document_id": n.document_id, "status": n.status, "note": n.note,
+            "sent_at": _iso(n.sent_at)}
 
 
 def for_correlation(session: Session, file_number: str, correlation_id: str) -> list[dict]:
     rows = session.scalars(select(Notification).where(
         Notification.file_number == file_number,
         Notification.correlation_id == correlation_id).order_by(Notification.sent_at)).all()
+    return [notification_view(n) for n in rows]
+
+
+def delivery_log(session: Session, file_number: str, limit: int = 100) -> list[dict]:
+    rows = session.scalars(select(Notification).where(Notification.file_number == file_number)
+                           .order_by(Notification.sent_at.desc()).limit(limit)).all()
     return [notification_view(n) for n in rows]

@@ -3,14 +3,18 @@
 Emails carry no personal figure and no attachment: they say that something
 new is in the personal space. The Message-ID is derived from the
 notification id, so a resend after a crash is recognisable as the same mail.
+STARTTLS and authentication are used when configured.
 """
 from __future__ import annotations
 
 import smtplib
+import ssl
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 
+import eventlet
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 _env = Environment(
@@ -22,6 +26,35 @@ _env = Environment(
 
 class TransientDeliveryError(Exception):
     """The SMTP server could not take the message now (4xx, refused, timeout)."""
+
+
+class PermanentDeliveryError(Exception):
+    """The SMTP server refused the message for good (5xx): a hard bounce."""
+
+    def __init__(self, code: int, reason: str):
+        super().__init__(f"SMTP {code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 10.0
+    ca_file: str | None = None  # trust this CA (tests, private relays)
+
+    @classmethod
+    def from_config(cls, config: dict) -> "SmtpSettings":
+        return cls(host=config["SMTP_HOST"], port=int(config["SMTP_PORT"]),
+                   starttls=bool(config.get("SMTP_STARTTLS", False)),
+                   username=config.get("SMTP_USERNAME") or None,
+                   password=config.get("SMTP_PASSWORD") or None,
+                   timeout=float(config.get("SMTP_TIMEOUT", 10)),
+                   ca_file=config.get("SMTP_CA_FILE") or None)
 
 
 def compose_document_email(*, to: str, sender: str, notification_id: str, member: dict,
@@ -40,13 +73,50 @@ def compose_document_email(*, to: str, sender: str, notification_id: str, member
     return msg
 
 
-def send(message: EmailMessage, host: str, port: int, timeout: float = 10) -> None:
+def send(message: EmailMessage, settings: SmtpSettings) -> None:
     try:
-        with smtplib.SMTP(host, port, timeout=timeout) as smtp:
-            smtp.send_message(message)
+        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+            if settings.starttls:
+                context = ssl.create_default_context(cafile=settings.ca_file)
+                smtp.starttls(context=context)
+            if settings.username:
+                smtp.login(settings.username, settings.password or "")
+            refused = smtp.send_message(message)
+            if refused:  # some recipients refused (we send to one: it is this one)
+                code, reason = next(iter(refused.values()))
+                _raise_for(code, reason)
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, reason = next(iter(exc.recipients.values()))
+        _raise_for(code, reason)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise TransientDeliveryError(f"SMTP authentication failed ({exc.smtp_code}): check "
+                                     "CARPIMKO_SMTP_USERNAME / _PASSWORD") from exc
     except smtplib.SMTPResponseException as exc:
-        if 400 <= exc.smtp_code < 500:
-            raise TransientDeliveryError(f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
-        raise
-    except (OSError, smtplib.SMTPServerDisconnected) as exc:
+        _raise_for(exc.smtp_code, exc.smtp_error)
+    except (OSError, smtplib.SMTPException) as exc:  # refused, timeout, disconnected
         raise TransientDeliveryError(f"SMTP server unreachable: {exc}") from exc
+
+
+def _raise_for(code: int, reason) -> None:
+    text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+    if 500 <= code < 600:
+        raise PermanentDeliveryError(code, text)
+    raise TransientDeliveryError(f"SMTP {code}: {text}")
+
+
+class RateLimiter:
+    """At most ``rate`` sends per second from this copy of the service
+    (campaigns must not flood the relay); 0 means no limit."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate if rate and rate > 0 else 0.0
+        self._next = 0.0
+
+    def wait(self) -> None:
+        if not self.interval:
+            return
+        now = eventlet.hubs.get_hub().clock()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            eventlet.sleep(slot - now)

@@ -1,31 +1,52 @@
-"""The notifications service: email, or a postal letter when no email is on file.
+"""The notifications service: email, or a postal letter when email cannot reach.
 
-Entrypoints only: the use case is in ``delivering``.
+Entrypoints only: the use cases are in ``delivering``, the channel rules in
+``channels``, SMTP in ``mailer``, print batches in ``letters``.
 """
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+import logging
+from datetime import datetime, time, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
 from sqlalchemy import text
 
 from carpimko import rpc as rpc_client
+from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.handlers import reliable_event_handler
 
-from . import channels, delivering, letters, mailer
+from . import channels, delivering, letters, mailer, password_notices
 from .models import Outbox
+
+log = logging.getLogger(__name__)
+PARIS = ZoneInfo("Europe/Paris")
+
+
+class EmailRateLimit(DependencyProvider):
+    """One limiter per copy of the service (``EMAIL_RATE_PER_SECOND``, default 20)."""
+
+    def setup(self):
+        self.limiter = mailer.RateLimiter(float(self.container.config.get("EMAIL_RATE_PER_SECOND", 20)))
+
+    def get_dependency(self, worker_ctx):
+        return self.limiter
 
 
 class NotificationsService:
     name = "notifications"
 
     db = DatabaseProvider()
+    observability = Observability()
     outbox = OutboxRelay(Outbox)
     config = Config()
+    email_rate = EmailRateLimit()
     accounts = RpcProxy("accounts")
     documents = RpcProxy("documents")
 
@@ -33,43 +54,127 @@ class NotificationsService:
         return rpc_client.call(proxy, service, method, *args,
                                timeout=self.config.get("RPC_TIMEOUT"))
 
+    @property
+    def letters_root(self) -> Path:
+        return Path(self.config["DATA_DIR"]) / "letters"
+
     @reliable_event_handler("document_generated")
     def on_document_generated(self, event):
         with self.db.transaction() as session:
             if delivering.already_processed(session, event.event_id):
                 return
         contact = self._call(self.accounts, "accounts", "contact_details", event.member_id)
-        channel, notification_id = delivering.plan(contact, event)
-        portal_url = self.config.get("PUBLIC_URL", "http://127.0.0.1:8000")
-        letter_pdf = None
-        if channel == channels.POST:  # render before the transaction: it is slow
-            letter_pdf = base64.b64decode(self._call(
-                self.documents, "documents", "render_letter", {
-                    "file_number": event.member_id,
-                    "member": {"full_name": contact["full_name"],
-                               "address_lines": contact["address_lines"]},
-                    "issued_on": datetime.now(timezone.utc).date().isoformat(),
-                    "subject": "Un nouveau document est disponible",
-                    "document_label": event.payload["title"],
-                    "portal_url": portal_url,
-                }))
+        channel = channels.choose_channel(contact)
+        note = "" if channel == channels.EMAIL else channels.why_post(contact)
+        bounce = None
+        if channel == channels.EMAIL:
+            try:
+                self._send_email(event, contact)
+                return
+            except mailer.PermanentDeliveryError as exc:  # hard bounce: switch to post
+                log.warning("hard bounce for member %s: %s", event.member_id, exc)
+                bounce = exc
+                note = ("Votre messagerie a refusé notre courriel "
+                        f"({exc.code}) : avis envoyé par courrier.")
+        self._send_letter(event, contact, note, bounce)
+
+    def _send_email(self, event, contact):
+        notification_id = delivering.notification_id_for(event.event_id, channels.EMAIL)
         with self.db.transaction() as session:
             if not delivering.claim(session, event):
                 return
-            if channel == channels.EMAIL:
-                message = mailer.compose_document_email(
-                    to=contact["email"], sender=self.config["MAIL_FROM"],
-                    notification_id=notification_id, member=contact,
-                    document_title=event.payload["title"], portal_url=portal_url)
-                mailer.send(message, self.config["SMTP_HOST"], int(self.config["SMTP_PORT"]))
-                reference = message["Message-ID"]
-            else:
-                path = letters.write_letter(Path(self.config["DATA_DIR"]) / "letters",
-                                            datetime.now(timezone.utc).date(),
-                                            notification_id, letter_pdf)
-                reference = str(path)
-            delivering.record(session, event, channel, notification_id, reference)
+            message = mailer.compose_document_email(
+                to=contact["email"], sender=self.config["MAIL_FROM"],
+                notification_id=notification_id, member=contact,
+                document_title=event.payload["title"],
+                portal_url=self.config.get("PUBLIC_URL", "http://127.0.0.1:8000"))
+            self.email_rate.wait()
+            mailer.send(message, mailer.SmtpSettings.from_config(self.config))
+            delivering.record(session, event, channels.EMAIL, notification_id,
+                              message["Message-ID"])
         self.outbox.nudge()
+
+    def _send_letter(self, event, contact, note, bounce):
+        notification_id = delivering.notification_id_for(event.event_id, channels.POST)
+        if not channels.usable_postal_address(contact):
+            with self.db.transaction() as session:
+                if delivering.claim(session, event):
+                    delivering.record_failure(
+                        session, event, channels.POST, notification_id,
+                        "Adresse postale inutilisable : ni courriel ni courrier possible.")
+            self.outbox.nudge()
+            return
+        pdf = base64.b64decode(self._call(self.documents, "documents", "render_letter", {
+            "file_number": event.member_id,
+            "member": {"full_name": contact["full_name"], "address_lines": contact["address_lines"]},
+            "issued_on": datetime.now(timezone.utc).date().isoformat(),
+            "subject": "Un nouveau document est disponible",
+            "document_label": event.payload["title"],
+            "portal_url": self.config.get("PUBLIC_URL", "http://127.0.0.1:8000"),
+        }))
+        with self.db.transaction() as session:
+            if not delivering.claim(session, event):
+                return
+            path = letters.write_letter(self.letters_root, datetime.now(timezone.utc).date(),
+                                        notification_id, pdf)
+            delivering.queue_letter(session, notification_id, contact, path,
+                                    letters.page_count(pdf))
+            delivering.record(session, event, channels.POST, notification_id, str(path), note)
+            if bounce is not None:
+                delivering.record_bounce(session, event, contact["email"], bounce.code,
+                                         bounce.reason,
+                                         delivering.notification_id_for(event.event_id,
+                                                                        channels.EMAIL))
+        self.outbox.nudge()
+
+    # -- account notices (accounts issue #4: password_notices) --
+    @reliable_event_handler("password_reset_requested")
+    def on_password_reset_requested(self, event):
+        password_notices.on_password_reset_requested(self, event)
+
+    @reliable_event_handler("password_changed")
+    def on_password_changed(self, event):
+        password_notices.on_password_changed(self, event)
+
+    @reliable_event_handler("account_locked")
+    def on_account_locked(self, event):
+        password_notices.on_account_locked(self, event)
+
+    @reliable_event_handler("email_verification_requested")
+    def on_email_verification_requested(self, event):
+        password_notices.on_email_verification_requested(self, event)
+
+    @reliable_event_handler("contact_details_changed")
+    def on_contact_details_changed(self, event):
+        password_notices.on_contact_details_changed(self, event)
+
+    @timer(interval=60)
+    def close_print_batch_at_cut_off(self):
+        """Once a day, after ``LETTERS_CUT_OFF`` (Paris time, default 16:00),
+        close the day's print batch. Several copies may try: one wins."""
+        hour, minute = (int(x) for x in str(self.config.get("LETTERS_CUT_OFF", "16:00")).split(":"))
+        now = datetime.now(PARIS)
+        cut_off = datetime.combine(now.date(), time(hour, minute), PARIS)
+        if now >= cut_off:
+            delivering.close_batch(self.db, self.letters_root, cut_off.astimezone(timezone.utc))
+
+    @rpc
+    def close_letter_batch(self, cut_off_iso=None):
+        cut_off = (datetime.fromisoformat(cut_off_iso) if cut_off_iso
+                   else datetime.now(timezone.utc))
+        if cut_off.tzinfo is None:
+            cut_off = cut_off.replace(tzinfo=timezone.utc)
+        return delivering.close_batch(self.db, self.letters_root, cut_off)
+
+    @rpc
+    def letters_overview(self):
+        with self.db.transaction() as session:
+            return delivering.letters_overview(session)
+
+    @rpc
+    def batch_letters(self, batch_id):
+        with self.db.transaction() as session:
+            return delivering.batch_letters(session, batch_id)
 
     @rpc
     def for_correlation(self, file_number, correlation_id):
@@ -77,7 +182,14 @@ class NotificationsService:
             return delivering.for_correlation(session, file_number, correlation_id)
 
     @rpc
+    def delivery_log(self, file_number):
+        with self.db.transaction() as session:
+            return delivering.delivery_log(session, file_number)
+
+    @rpc
     def health(self):
         with self.db.transaction() as session:
             session.execute(text("SELECT 1"))
-        return {"service": self.name, "status": "up"}
+        from carpimko import outbox as outbox_rows
+        return {"service": self.name, "status": "up",
+                "outbox_pending": outbox_rows.pending_count(self.db, Outbox)}

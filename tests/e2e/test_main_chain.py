@@ -118,3 +118,20 @@ def test_batch_import_reports_bad_rows_and_feeds_the_chain(suite, tmp_path):
     import time
     time.sleep(2)
     assert len(suite.mails()) == mails + 2 and len(suite.letters()) == letters + 1
+
+
+def test_operations_close_the_print_batch_with_the_cli(suite):
+    s = login(suite, "7654321")
+    declare_and_wait(suite, s, {"year": 2024, "professional_income": "50000",
+                                "conventioned_income": None})
+    listing = suite.carpimko("letters", "list")
+    assert listing.returncode == 0, listing.stderr
+    waiting = int(listing.stdout.split(" letter(s) waiting")[0])
+    assert waiting >= 1
+    closed = suite.carpimko("letters", "close")
+    assert closed.returncode == 0, closed.stderr
+    assert f"{waiting} letter(s)" in closed.stdout
+    batch_id = closed.stdout.split("batch ")[1].split(" closed")[0]
+    shown = suite.carpimko("letters", "show", batch_id)
+    assert "7654321" in shown.stdout and "BREST" in shown.stdout
+    assert "0 letter(s) waiting" in suite.carpimko("letters", "list").stdout

@@ -19,14 +19,15 @@ def free_port() -> int:
 
 
 class SmtpServer:
-    def __init__(self, folder: Path, port: int | None = None):
+    def __init__(self, folder: Path, port: int | None = None, *options: str):
         self.folder = Path(folder)
         self.port = port or free_port()
+        self.options = list(options)  # e.g. "--replies", "451,250" (see ops/smtp_sink.py)
         self.proc = None
 
     def start(self) -> "SmtpServer":
         self.proc = subprocess.Popen([sys.executable, "-m", "ops.smtp_sink", str(self.folder),
-                                      "127.0.0.1", str(self.port)], cwd=ROOT,
+                                      "127.0.0.1", str(self.port), *self.options], cwd=ROOT,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -36,6 +37,12 @@ class SmtpServer:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("SMTP server did not start")
+
+    def restart(self, *options: str) -> "SmtpServer":
+        """Same port and folder, new behaviour."""
+        self.stop()
+        self.options = list(options)
+        return self.start()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

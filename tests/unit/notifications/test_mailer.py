@@ -107,7 +107,7 @@ def closed_port() -> int:
 
 def test_send_to_a_closed_port_is_transient(message):
     with pytest.raises(mailer.TransientDeliveryError, match="SMTP server unreachable"):
-        mailer.send(message, "127.0.0.1", closed_port(), timeout=2)
+        mailer.send(message, mailer.SmtpSettings("127.0.0.1", closed_port(), timeout=2))
 
 
 @pytest.fixture
@@ -137,14 +137,30 @@ def greeting_server():
 def test_send_4xx_is_transient(message, greeting_server):
     port = greeting_server(b"421 4.3.2 Service not available, try later\r\n")
     with pytest.raises(mailer.TransientDeliveryError, match="SMTP 421"):
-        mailer.send(message, "127.0.0.1", port, timeout=2)
+        mailer.send(message, mailer.SmtpSettings("127.0.0.1", port, timeout=2))
 
 
-def test_send_5xx_is_not_transient(message, greeting_server):
-    import smtplib
-
+def test_send_5xx_is_a_permanent_failure(message, greeting_server):
     port = greeting_server(b"554 5.7.1 No SMTP service here\r\n")
-    with pytest.raises(smtplib.SMTPResponseException) as info:
-        mailer.send(message, "127.0.0.1", port, timeout=2)
+    with pytest.raises(mailer.PermanentDeliveryError) as info:
+        mailer.send(message, mailer.SmtpSettings("127.0.0.1", port, timeout=2))
     assert not isinstance(info.value, mailer.TransientDeliveryError)
-    assert info.value.smtp_code == 554
+    assert info.value.code == 554 and "No SMTP service here" in info.value.reason
+
+
+def test_rate_limiter_spaces_sends():
+    limiter = mailer.RateLimiter(20)
+    hub = eventlet.hubs.get_hub()
+    start = hub.clock()
+    for _ in range(11):
+        limiter.wait()
+    assert hub.clock() - start >= 0.5 - 0.01  # 10 intervals of 50 ms
+
+
+def test_rate_limiter_zero_means_unlimited():
+    limiter = mailer.RateLimiter(0)
+    hub = eventlet.hubs.get_hub()
+    start = hub.clock()
+    for _ in range(1000):
+        limiter.wait()
+    assert hub.clock() - start < 0.5
