@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit bench clean-var
+.PHONY: run test unit bench load clean-var
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,8 +12,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@touch $@
 
 ## make run: set up and start the whole suite (demo data included) in the foreground
+## make run SCALE="contributions=3 documents=2": N copies of some services
 run: $(VENV)/.installed
-	$(PY) deploy/run.py $(ARGS)
+	$(PY) deploy/run.py $(foreach s,$(SCALE),--scale $(s)) $(ARGS)
 
 ## make test: the whole test suite (needs RabbitMQ with its management plugin)
 test: $(VENV)/.installed
@@ -27,6 +28,10 @@ unit: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) tests/bench/bench_rendering.py
 	$(PY) tests/bench/bench_chain.py $(ARGS)
+
+## make load: 50 concurrent members for two minutes (requests/s, p50/p95/p99, errors)
+load: $(VENV)/.installed
+	$(PY) tests/bench/load.py $(ARGS)
 
 clean-var:
 	rm -rf var

@@ -11,12 +11,16 @@ type as routing key. Each subscription (service, handler) has:
 - a ``.dlq`` queue for messages that failed for good, with the reason in
   their headers.
 
-None of the main queues carries special arguments, so the topology can be
-extended without RabbitMQ refusing a redeclaration. Queues are declared at
+Main queues carry no argument but their type: classic by default, quorum
+(replicated, for a RabbitMQ cluster) with ``CARPIMKO_QUEUE_TYPE=quorum``. The
+type cannot change once a queue exists (RabbitMQ refuses the redeclaration),
+so it is decided before the first deployment. Queues are declared at
 deploy/migration time (``carpimko broker setup``) as well as at start,
 because events published before a queue exists would be dropped.
 """
 from __future__ import annotations
+
+import os
 
 from kombu import Connection, Exchange, Queue
 
@@ -30,6 +34,13 @@ SUBSCRIPTIONS: list[tuple[str, str, str]] = [
     ("income_declared", "contributions", "on_income_declared"),
     ("contributions_recalculated", "documents", "on_contributions_recalculated"),
     ("document_generated", "notifications", "on_document_generated"),
+    ("email_bounced", "accounts", "on_email_bounced"),
+    ("payment_received", "contributions", "on_payment_received"),
+    ("password_reset_requested", "notifications", "on_password_reset_requested"),
+    ("password_changed", "notifications", "on_password_changed"),
+    ("account_locked", "notifications", "on_account_locked"),
+    ("email_verification_requested", "notifications", "on_email_verification_requested"),
+    ("contact_details_changed", "notifications", "on_contact_details_changed"),
 ]
 
 
@@ -45,37 +56,53 @@ def dead_letter_queue_name(queue: str) -> str:
     return f"{queue}.dlq"
 
 
-def main_queue(event_type: str, service: str, method: str) -> Queue:
+def queue_type() -> str:
+    value = os.environ.get("CARPIMKO_QUEUE_TYPE", "classic") or "classic"
+    if value not in ("classic", "quorum"):
+        raise ValueError(f"CARPIMKO_QUEUE_TYPE must be classic or quorum, not {value!r}")
+    return value
+
+
+def type_arguments(kind: str | None = None) -> dict:
+    kind = kind or queue_type()
+    return {"x-queue-type": "quorum"} if kind == "quorum" else {}
+
+
+def main_queue(event_type: str, service: str, method: str, kind: str | None = None) -> Queue:
     return Queue(queue_name(event_type, service, method), exchange=events_exchange,
-                 routing_key=event_type, durable=True, auto_delete=False, exclusive=False)
+                 routing_key=event_type, durable=True, auto_delete=False, exclusive=False,
+                 queue_arguments=type_arguments(kind) or None)
 
 
-def retry_queue(queue: str) -> Queue:
+def retry_queue(queue: str, kind: str | None = None) -> Queue:
     return Queue(retry_queue_name(queue), durable=True, queue_arguments={
+        **type_arguments(kind),
         "x-dead-letter-exchange": "",
         "x-dead-letter-routing-key": queue,
     })
 
 
-def dead_letter_queue(queue: str) -> Queue:
-    return Queue(dead_letter_queue_name(queue), durable=True)
+def dead_letter_queue(queue: str, kind: str | None = None) -> Queue:
+    return Queue(dead_letter_queue_name(queue), durable=True,
+                 queue_arguments=type_arguments(kind) or None)
 
 
-def declare_subscription(channel, event_type: str, service: str, method: str) -> None:
-    main = main_queue(event_type, service, method)
+def declare_subscription(channel, event_type: str, service: str, method: str,
+                         kind: str | None = None) -> None:
+    main = main_queue(event_type, service, method, kind)
     events_exchange(channel).declare()
     main(channel).declare()
-    retry_queue(main.name)(channel).declare()
-    dead_letter_queue(main.name)(channel).declare()
+    retry_queue(main.name, kind)(channel).declare()
+    dead_letter_queue(main.name, kind)(channel).declare()
 
 
-def declare_topology(amqp_uri: str, subscriptions=None) -> list[str]:
+def declare_topology(amqp_uri: str, subscriptions=None, kind: str | None = None) -> list[str]:
     """Declare the exchange and every subscription's queues; return main queue names."""
     names = []
     with Connection(amqp_uri, connect_timeout=5) as conn:
         channel = conn.channel()
         for event_type, service, method in subscriptions or SUBSCRIPTIONS:
-            declare_subscription(channel, event_type, service, method)
+            declare_subscription(channel, event_type, service, method, kind)
             names.append(queue_name(event_type, service, method))
         channel.close()
     return names

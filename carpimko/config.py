@@ -10,6 +10,14 @@ localhost. Production sets the URLs (PostgreSQL, a RabbitMQ cluster).
 | CARPIMKO_DATA_DIR                 | ./var                                     |
 | CARPIMKO_<SERVICE>_DATABASE_URL   | sqlite:///<data dir>/<service>.sqlite3    |
 | CARPIMKO_SMTP_HOST / _PORT        | 127.0.0.1 / 8025                          |
+| CARPIMKO_SMTP_STARTTLS            | 0 (1: upgrade the connection with STARTTLS)|
+| CARPIMKO_SMTP_TIMEOUT             | 10 (seconds)                              |
+| CARPIMKO_SMTP_USERNAME / _PASSWORD| unset (set both to authenticate)          |
+| CARPIMKO_EMAIL_RATE_PER_SECOND    | 20 (per copy of notifications; 0: no limit)|
+| CARPIMKO_LETTERS_CUT_OFF          | 16:00 (Paris time: the daily print batch) |
+| CARPIMKO_METRICS_PORT             | 0 (off): /metrics, /healthz, /readyz port  |
+| CARPIMKO_LOG_FORMAT               | json (or text)                            |
+| CARPIMKO_QUEUE_TYPE               | classic (quorum on a RabbitMQ cluster)    |
 | CARPIMKO_MAIL_FROM                | Carpimko <ne-pas-repondre@carpimko.local> |
 | CARPIMKO_GATEWAY_ADDRESS          | 127.0.0.1:8000                            |
 | CARPIMKO_PUBLIC_URL               | http://<gateway address>                  |
@@ -44,6 +52,14 @@ class Settings:
     data_dir: Path
     smtp_host: str
     smtp_port: int
+    smtp_starttls: bool
+    smtp_timeout: float
+    smtp_username: str
+    smtp_password: str
+    email_rate_per_second: float
+    letters_cut_off: str
+    metrics_port: int
+    queue_type: str
     mail_from: str
     gateway_address: str
     public_url: str
@@ -84,6 +100,14 @@ class Settings:
             "DATA_DIR": str(self.data_dir),
             "SMTP_HOST": self.smtp_host,
             "SMTP_PORT": self.smtp_port,
+            "SMTP_STARTTLS": self.smtp_starttls,
+            "SMTP_TIMEOUT": self.smtp_timeout,
+            "SMTP_USERNAME": self.smtp_username,
+            "SMTP_PASSWORD": self.smtp_password,
+            "EMAIL_RATE_PER_SECOND": self.email_rate_per_second,
+            "LETTERS_CUT_OFF": self.letters_cut_off,
+            "METRICS_PORT": self.metrics_port,
+            "QUEUE_TYPE": self.queue_type,
             "MAIL_FROM": self.mail_from,
             "PUBLIC_URL": self.public_url,
             "RPC_TIMEOUT": self.rpc_timeout,
@@ -106,6 +130,14 @@ def load() -> Settings:
         data_dir=data_dir,
         smtp_host=_env("CARPIMKO_SMTP_HOST", "127.0.0.1"),
         smtp_port=int(_env("CARPIMKO_SMTP_PORT", "8025")),
+        smtp_starttls=_flag("CARPIMKO_SMTP_STARTTLS", False),
+        smtp_timeout=float(_env("CARPIMKO_SMTP_TIMEOUT", "10")),
+        smtp_username=_env("CARPIMKO_SMTP_USERNAME", ""),
+        smtp_password=_env("CARPIMKO_SMTP_PASSWORD", ""),
+        email_rate_per_second=float(_env("CARPIMKO_EMAIL_RATE_PER_SECOND", "20")),
+        letters_cut_off=_env("CARPIMKO_LETTERS_CUT_OFF", "16:00"),
+        metrics_port=int(_env("CARPIMKO_METRICS_PORT", "0")),
+        queue_type=_env("CARPIMKO_QUEUE_TYPE", "classic"),
         mail_from=_env("CARPIMKO_MAIL_FROM", "Carpimko <ne-pas-repondre@carpimko.local>"),
         gateway_address=gateway_address,
         public_url=_env("CARPIMKO_PUBLIC_URL", f"http://{gateway_address}").rstrip("/"),

@@ -103,11 +103,116 @@ class NotificationSentV1(Schema):
     reference = fields.String(required=True)
 
 
+class NotificationFailedV1(Schema):
+    notification_id = fields.UUID(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(["email", "post"]))
+    document_id = fields.UUID(required=True, allow_none=True)
+    reason = fields.String(required=True)
+
+
+class EmailBouncedV1(Schema):
+    """An email was refused for good (SMTP 5xx): the address must be fixed."""
+
+    address = fields.Email(required=True)
+    smtp_code = fields.Integer(required=True, validate=validate.Range(min=500, max=599))
+    reason = fields.String(required=True)
+    notification_id = fields.UUID(required=True)
+
+
+class InstalmentV1(Schema):
+    number = fields.Integer(required=True, validate=validate.Range(min=1))
+    due_date = fields.Date(required=True)
+    amount = Money(required=True)
+
+
+FREQUENCIES = ["monthly", "quarterly", "half_yearly"]
+
+
+class ScheduleChangedV1(Schema):
+    """A member's payment schedule of a year was created or changed (new assessment, new frequency)."""
+
+    schedule_id = fields.UUID(required=True)
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    frequency = fields.String(required=True, validate=validate.OneOf(FREQUENCIES))
+    version = fields.Integer(required=True, validate=validate.Range(min=1))
+    reason = fields.String(required=True, validate=validate.OneOf(["assessment", "frequency_changed"]))
+    total = Money(required=True)
+    previous_total = Money(required=True, allow_none=True)
+    credit = Money(required=True)
+    assessment_id = fields.UUID(required=True, allow_none=True)
+    instalments = fields.List(fields.Nested(InstalmentV1), required=True, validate=validate.Length(min=1))
+
+
+class PaymentReceivedV1(Schema):
+    """A payment from a bank batch file; ``reference`` is the bank's, unique per payment."""
+
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    amount = Money(required=True, validate=validate.Range(min=Decimal("0.01")))
+    paid_on = fields.Date(required=True)
+    source = fields.String(required=True, validate=validate.OneOf(["bank_file", "direct_debit"]))
+
+
+class PasswordResetRequestedV1(Schema):
+    """A member asked for a first-login / forgotten-password secret. The secret
+    itself never travels on the bus: the sender asks accounts to issue it
+    (``accounts.issue_reset_secret(request_id)``) right before sending."""
+
+    request_id = fields.UUID(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(["email", "post"]))
+    expires_in_minutes = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class PasswordChangedV1(Schema):
+    """A member's password was set (first login, forgotten password): tell them."""
+
+    channel = fields.String(required=True, validate=validate.OneOf(["email", "post"]))
+    reason = fields.String(required=True, validate=validate.OneOf(["reset_link", "letter_code",
+                                                                   "profile"]))
+    sessions_ended = fields.Integer(required=True, validate=validate.Range(min=0))
+    changed_at = fields.AwareDateTime(required=True, format="iso")
+
+
+class AccountLockedV1(Schema):
+    """Too many failed logins: the account is locked until a reset or an advisor."""
+
+    failures = fields.Integer(required=True, validate=validate.Range(min=1))
+    locked_at = fields.AwareDateTime(required=True, format="iso")
+    channel = fields.String(required=True, validate=validate.OneOf(["email", "post"]))
+
+
+class ContactDetailsChangedV1(Schema):
+    """A member changed their email, postal address or phone. ``previous_*`` let
+    the old email or address be told."""
+
+    changed = fields.List(fields.String(validate=validate.OneOf(["email", "address", "phone"])),
+                          required=True, validate=validate.Length(min=1))
+    previous_email = fields.String(required=True, allow_none=True)
+    previous_address_lines = fields.List(fields.String(), required=True, allow_none=True)
+
+
+class EmailVerificationRequestedV1(Schema):
+    """A member gave a new email address: send it a confirmation link, asked of
+    accounts (``issue_email_secret(change_id)``) right before sending."""
+
+    change_id = fields.UUID(required=True)
+    expires_in_minutes = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
 CONTRACTS: dict[tuple[str, int], type[Schema]] = {
     ("income_declared", 1): IncomeDeclaredV1,
     ("contributions_recalculated", 1): ContributionsRecalculatedV1,
     ("document_generated", 1): DocumentGeneratedV1,
     ("notification_sent", 1): NotificationSentV1,
+    ("notification_failed", 1): NotificationFailedV1,
+    ("email_bounced", 1): EmailBouncedV1,
+    ("schedule_changed", 1): ScheduleChangedV1,
+    ("payment_received", 1): PaymentReceivedV1,
+    ("password_reset_requested", 1): PasswordResetRequestedV1,
+    ("password_changed", 1): PasswordChangedV1,
+    ("account_locked", 1): AccountLockedV1,
+    ("contact_details_changed", 1): ContactDetailsChangedV1,
+    ("email_verification_requested", 1): EmailVerificationRequestedV1,
 }
 LATEST_VERSION = {etype: max(v for t, v in CONTRACTS if t == etype) for etype, _ in CONTRACTS}
 

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from eventlet.semaphore import Semaphore
 from kombu import Connection
 from nameko.events import EventHandler
+from nameko.messaging import QueueConsumer
 
 from . import broker
 from .errors import PermanentFailure
@@ -34,13 +35,37 @@ ATTEMPTS_HEADER = "x-carpimko-attempts"
 MAX_DELAY = 60.0
 
 
+class ReliableQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, except that a message whose body cannot even be
+    decoded (not JSON, a content type we do not accept) goes to the dead-letter
+    queue of its subscription with the reason, instead of being acked away with
+    only a log line (kombu's default)."""
+
+    def on_decode_error(self, message, exc):
+        tag = (message.delivery_info or {}).get("consumer_tag")
+        provider = next((p for p, consumer in self._consumers.items()
+                         if tag in getattr(consumer, "_active_tags", {}).values()), None)
+        reason = f"undecodable message ({message.content_type}): {exc}"
+        if provider is None:
+            log.error("dropping %s: no subscription found for consumer tag %s", reason, tag)
+        else:
+            log.error("dead-lettering %s from %s", reason, provider.queue.name)
+            provider.dead_letter_raw(message, reason)
+        self.ack_message(message)
+
+
 class ReliableEventHandler(EventHandler):
+    queue_consumer = ReliableQueueConsumer()
+
     def __init__(self, event_type: str, **kwargs):
         super().__init__(broker.SOURCE, event_type, **kwargs)
 
     def setup(self):
         super().setup()
         config = self.container.config
+        arguments = broker.type_arguments(config.get("QUEUE_TYPE"))
+        if arguments:  # same declaration as `carpimko broker setup`
+            self.queue.queue_arguments = arguments
         self.max_attempts = int(config.get("MAX_ATTEMPTS", 5))
         self.retry_delay = float(config.get("RETRY_DELAY", 1))
         self.retry_queue = broker.retry_queue_name(self.queue.name)
@@ -48,7 +73,7 @@ class ReliableEventHandler(EventHandler):
         with Connection(config["AMQP_URI"], connect_timeout=10) as conn:
             channel = conn.channel()
             broker.declare_subscription(channel, self.event_type, self.container.service_name,
-                                        self.method_name)
+                                        self.method_name, config.get("QUEUE_TYPE"))
             channel.close()
         self._connection = Connection(config["AMQP_URI"],
                                       transport_options={"confirm_publish": True})
@@ -100,6 +125,20 @@ class ReliableEventHandler(EventHandler):
             return int((message.headers or {}).get(ATTEMPTS_HEADER, 0))
         except (TypeError, ValueError):
             return 0
+
+    def dead_letter_raw(self, message, reason):
+        """Keep an undecodable message's bytes as they came, with the reason."""
+        headers = dict(message.headers or {})
+        headers.update({ATTEMPTS_HEADER: 1, "x-carpimko-error": reason[:2000],
+                        "x-carpimko-queue": self.queue.name,
+                        "x-carpimko-failed-at": datetime.now(timezone.utc).isoformat()})
+        with self._publish_lock:
+            producer = self._connection.Producer()
+            producer.publish(message.body, exchange="", routing_key=self.dead_letter_queue,
+                             delivery_mode=2, headers=headers,
+                             content_type=message.content_type or "application/octet-stream",
+                             content_encoding=message.content_encoding or "binary",
+                             retry=True, retry_policy={"max_retries": 3, "interval_start": 0.2})
 
     def _forward(self, message, body, queue, reason, attempts, expiration=None):
         headers = {k: v for k, v in (message.headers or {}).items() if not k.startswith("x-death")}

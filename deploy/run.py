@@ -53,10 +53,20 @@ class Suite:
             from ops import demo_data
             demo_data.seed(self.settings)
 
+    def metrics_port(self, key: str) -> int:
+        """Each copy serves /metrics, /healthz, /readyz on its own port
+        (``CARPIMKO_METRICS_BASE_PORT`` + its rank; base 0 turns them off)."""
+        base = int(os.environ.get("CARPIMKO_METRICS_BASE_PORT", "9100"))
+        if not base or key == "smtp":
+            return 0
+        return base + self.keys().index(key)
+
     def _spawn(self, key: str, args: list[str]) -> None:
         out = subprocess.DEVNULL if self.quiet else None
+        env = dict(os.environ, CARPIMKO_METRICS_PORT=str(self.metrics_port(key)),
+                   CARPIMKO_PARENT_PID=str(os.getpid()))  # copies stop if the runner dies
         self.procs[key] = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=out,
-                                           stderr=out, start_new_session=True)
+                                           stderr=out, start_new_session=True, env=env)
 
     def _command(self, key: str) -> list[str]:
         if key == "smtp":
@@ -120,8 +130,12 @@ def _safe(uri: str) -> str:
     return uri
 
 
-def banner(settings) -> str:
+def banner(settings, suite=None) -> str:
     from ops.demo_data import DEMO_PASSWORD
+    metrics = []
+    if suite is not None and suite.metrics_port(suite.keys()[-1]):
+        metrics = ["  Metrics:   " + ", ".join(f"{k.replace('#0', '')} :{suite.metrics_port(k)}"
+                                               for k in suite.keys() if k != "smtp")]
     return "\n".join([
         "",
         "  Carpimko member space is running.",
@@ -132,6 +146,7 @@ def banner(settings) -> str:
         "    1234567    Claire Martin, nurse (notified by email)",
         "    7654321    Jean Dupont, physiotherapist (no email: notified by post)",
         "    123456789  Odette Lefebvre, survivor's pension",
+        *metrics,
         "  Ctrl-C stops everything.",
         "",
     ])
@@ -153,8 +168,12 @@ def main(argv=None) -> int:
     parser.add_argument("--scale", action="append", default=[], metavar="SERVICE=N",
                         help="run N copies of a service (competing consumers)")
     parser.add_argument("--no-demo", action="store_true", help="do not seed the demo data")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="stop everything when the process that started the runner dies "
+                             "(tests and benchmarks)")
     args = parser.parse_args(argv)
     os.environ.setdefault("CARPIMKO_COOKIE_SECURE", "0")  # local http only
+    os.environ.setdefault("CARPIMKO_LOG_FORMAT", "text")  # people read these logs
     settings = config.load()
     suite = Suite(settings, parse_scale(args.scale), demo=not args.no_demo)
     try:
@@ -172,12 +191,16 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     suite.start()
     if suite.wait_healthy():
-        print(banner(settings), flush=True)
+        print(banner(settings, suite), flush=True)
     else:
         print("[run] the gateway did not report every service up within 90 s; see the logs above",
               file=sys.stderr, flush=True)
+    parent = os.getppid()
     while not stopping:
         time.sleep(0.5)
+        if args.exit_with_parent and os.getppid() != parent:
+            print("[run] the process that started me is gone; stopping", flush=True)
+            break
         if not stopping:
             suite.supervise_once()
     print("[run] stopping…", flush=True)

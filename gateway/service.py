@@ -6,6 +6,7 @@ Every call to a service has a timeout; a service that is down gives 503.
 from __future__ import annotations
 
 import mimetypes
+import os
 from pathlib import Path
 
 from nameko.dependency_providers import Config
@@ -14,14 +15,30 @@ from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from . import api, pages, web
+from . import api, contributions_api, contributions_pages, notifications_pages, pages, web
+from . import documents_pages, verification
+from . import account_api, account_pages
+from carpimko.observability import Observability
+
 from .backends import Backends
+from .rate_limit import DEFAULT_LIMITS, RateLimiter, client_id
 
 STATIC = Path(__file__).parent / "static"
 
 
 class GatewayContext(DependencyProvider):
-    """Per worker: the backends (with timeouts) and the web settings."""
+    """Per worker: the backends (with timeouts) and the web settings; per
+    container: the rate limiter (Redis when REDIS_URL / CARPIMKO_REDIS_URL is set)."""
+
+    def setup(self):
+        config = self.container.config
+        self.limiter = RateLimiter(
+            {"login": config.get("LOGIN_RATE_LIMIT") or os.environ.get("CARPIMKO_LOGIN_RATE_LIMIT")
+             or DEFAULT_LIMITS["login"]},
+            redis_url=config.get("REDIS_URL", os.environ.get("CARPIMKO_REDIS_URL")) or None,
+            prefix=config.get("RATE_LIMIT_PREFIX", "carpimko:ratelimit:"))
+        self.trusted_proxies = int(config.get("TRUSTED_PROXIES",
+                                              os.environ.get("CARPIMKO_TRUSTED_PROXIES", 0)) or 0)
 
     def get_dependency(self, worker_ctx):
         service = worker_ctx.service
@@ -31,14 +48,21 @@ class GatewayContext(DependencyProvider):
             Backends(lambda name: getattr(service, name), float(config.get("RPC_TIMEOUT", 5))),
             cookie_secure=bool(config.get("COOKIE_SECURE", True)),
             session_seconds=int(config.get("SESSION_HOURS", 8)) * 3600,
+            limiter=self.limiter, trusted_proxies=self.trusted_proxies,
         )
 
 
 class _Context:
-    def __init__(self, backends, cookie_secure, session_seconds):
+    def __init__(self, backends, cookie_secure, session_seconds, limiter=None, trusted_proxies=0):
         self.backends = backends
         self.cookie_secure = cookie_secure
         self.session_seconds = session_seconds
+        self.limiter = limiter
+        self.trusted_proxies = trusted_proxies
+
+    def client(self, request) -> str:
+        """The client's address, as rate limiting sees it."""
+        return client_id(request, self.trusted_proxies)
 
 
 class GatewayService:
@@ -50,6 +74,7 @@ class GatewayService:
     documents = RpcProxy("documents")
     notifications = RpcProxy("notifications")
     ctx = GatewayContext()
+    observability = Observability()
 
     @property
     def cookie_secure(self) -> bool:
@@ -60,6 +85,16 @@ class GatewayService:
     @web.api_errors
     def health(self, request):
         return api.health(self.ctx, request)
+
+    @http("GET", "/openapi.json")
+    @web.api_errors
+    def openapi_json(self, request):
+        return api.openapi_document(self.ctx, request)
+
+    @http("GET", "/api/docs")
+    @web.page_errors
+    def api_docs(self, request):
+        return pages.api_docs(self.ctx, request)
 
     @http("GET", "/static/<path:name>")
     def static(self, request, name):
@@ -110,11 +145,131 @@ class GatewayService:
     @http("GET", "/api/v1/documents/<string:document_id>/content")
     @web.api_errors
     def api_document_content(self, request, document_id):
-        return api.document_content(self.ctx, request, document_id)
+        return documents_pages.download(self.ctx, request, document_id)
 
     # -- JSON API: contributions (declarations above; schedules, payments, simulator) --
+    @http("GET", "/api/v1/simulations/contributions")
+    @web.api_errors
+    def api_simulate_contributions(self, request):
+        return contributions_api.simulate(self.ctx, request)
+
+    @http("GET", "/api/v1/contributions")
+    @web.api_errors
+    def api_contributions(self, request):
+        return contributions_api.contributions(self.ctx, request)
+
+    @http("GET", "/api/v1/contributions/<int:year>")
+    @web.api_errors
+    def api_contributions_year(self, request, year):
+        return contributions_api.contributions_year(self.ctx, request, year)
+
+    @http("GET", "/api/v1/schedules")
+    @web.api_errors
+    def api_schedules(self, request):
+        return contributions_api.schedules(self.ctx, request)
+
+    @http("GET", "/api/v1/schedules/<int:year>")
+    @web.api_errors
+    def api_schedule(self, request, year):
+        return contributions_api.schedule(self.ctx, request, year)
+
+    @http("PUT", "/api/v1/schedules/<int:year>")
+    @web.api_errors
+    def api_change_schedule(self, request, year):
+        return contributions_api.change_schedule(self.ctx, request, year)
+
+    @http("GET", "/api/v1/mandate")
+    @web.api_errors
+    def api_mandate(self, request):
+        return contributions_api.mandate(self.ctx, request)
+
+    @http("PUT", "/api/v1/mandate")
+    @web.api_errors
+    def api_set_mandate(self, request):
+        return contributions_api.set_mandate(self.ctx, request)
 
     # -- JSON API: documents (listing and download above; verification) --
+    @http("GET", "/api/v1/verifications/<string:code>")
+    @web.api_errors
+    def api_verify(self, request, code):
+        return verification.api_verify(self.ctx, request, code)
+
+    # -- JSON API: notifications (delivery log) --
+    @http("GET", "/api/v1/notifications")
+    @web.api_errors
+    def api_delivery_log(self, request):
+        return notifications_pages.api_delivery_log(self.ctx, request)
+
+    # -- JSON API: accounts (first login / forgotten password, sessions, audit, GDPR) --
+    @http("POST", "/api/v1/password-reset")
+    @web.api_errors
+    def api_password_reset(self, request):
+        return account_api.api_request_reset(self.ctx, request)
+
+    @http("POST", "/api/v1/password-reset/link")
+    @web.api_errors
+    def api_password_reset_link(self, request):
+        return account_api.api_reset_with_link(self.ctx, request)
+
+    @http("POST", "/api/v1/password-reset/code")
+    @web.api_errors
+    def api_password_reset_code(self, request):
+        return account_api.api_reset_with_code(self.ctx, request)
+
+    @http("DELETE", "/api/v1/sessions")
+    @web.api_errors
+    def api_logout_everywhere(self, request):
+        return account_api.api_logout_everywhere(self.ctx, request)
+
+    @http("GET", "/api/v1/me/logins")
+    @web.api_errors
+    def api_recent_logins(self, request):
+        return account_api.api_recent_logins(self.ctx, request)
+
+    @http("GET", "/api/v1/me/personal-data")
+    @web.api_errors
+    def api_personal_data(self, request):
+        return account_api.api_personal_data(self.ctx, request)
+
+    @http("GET", "/api/v1/me/profile")
+    @web.api_errors
+    def api_profile(self, request):
+        return account_api.api_profile(self.ctx, request)
+
+    @http("PATCH", "/api/v1/me/profile")
+    @web.api_errors
+    def api_update_profile(self, request):
+        return account_api.api_update_profile(self.ctx, request)
+
+    @http("POST", "/api/v1/profile/email-confirmation")
+    @web.api_errors
+    def api_confirm_email(self, request):
+        return account_api.api_confirm_email(self.ctx, request)
+
+    @http("POST", "/api/v1/staff/session")
+    @web.api_errors
+    def api_staff_login(self, request):
+        return account_api.api_staff_login(self.ctx, request)
+
+    @http("DELETE", "/api/v1/staff/session")
+    @web.api_errors
+    def api_staff_logout(self, request):
+        return account_api.api_staff_logout(self.ctx, request)
+
+    @http("GET", "/api/v1/staff/members/<string:file_number>")
+    @web.api_errors
+    def api_staff_member(self, request, file_number):
+        return account_api.api_staff_member(self.ctx, request, file_number)
+
+    @http("POST", "/api/v1/staff/members/<string:file_number>/unlock")
+    @web.api_errors
+    def api_staff_unlock(self, request, file_number):
+        return account_api.api_staff_unlock(self.ctx, request, file_number)
+
+    @http("POST", "/api/v1/staff/users")
+    @web.api_errors
+    def api_staff_create(self, request):
+        return account_api.api_staff_create(self.ctx, request)
 
     # -- JSON API: unknown paths ---------------------------------------------------------
     @http("GET,POST,PUT,PATCH,DELETE", "/api/<path:path>")
@@ -161,11 +316,181 @@ class GatewayService:
     @http("GET", "/documents/<string:document_id>")
     @web.page_errors
     def document(self, request, document_id):
-        return api.document_content(self.ctx, request, document_id, disposition="inline")
+        return documents_pages.download(self.ctx, request, document_id)
 
     # -- pages: contributions (Mes revenus, Mes cotisations, Mon échéancier) --------------
+    @http("GET", "/simulateur")
+    @web.page_errors
+    def simulator(self, request):
+        return contributions_pages.simulator(self.ctx, request)
+
+    @http("GET", "/cotisations")
+    @web.page_errors
+    def my_contributions(self, request):
+        return contributions_pages.contributions(self.ctx, request)
+
+    @http("GET", "/echeancier")
+    @web.page_errors
+    def my_schedule(self, request):
+        return contributions_pages.schedules(self.ctx, request)
+
+    @http("POST", "/echeancier/<int:year>/frequence")
+    @web.page_errors
+    def change_schedule(self, request, year):
+        return contributions_pages.change_schedule(self.ctx, request, year)
+
+    @http("POST", "/echeancier/mandat")
+    @web.page_errors
+    def set_mandate(self, request):
+        return contributions_pages.set_mandate(self.ctx, request)
 
     # -- pages: documents (Mes documents, /verify/<code>) ---------------------------------
+    @http("GET", "/documents")
+    @web.page_errors
+    def my_documents(self, request):
+        return documents_pages.documents_page(self.ctx, request)
+
+    @http("GET", "/verify")
+    @web.page_errors
+    def verify_form(self, request):
+        return verification.form(self.ctx, request)
+
+    @http("GET", "/verify/<string:code>")
+    @web.page_errors
+    def verify_page(self, request, code):
+        return verification.page(self.ctx, request, code)
+
+    @http("POST", "/verify/<string:code>")
+    @web.page_errors
+    def verify_compare(self, request, code):
+        return verification.compare(self.ctx, request, code)
+
+    # -- pages: notifications (Historique de nos envois) -----------------------------------
+    @http("GET", "/envois")
+    @web.page_errors
+    def delivery_log(self, request):
+        return notifications_pages.delivery_log_page(self.ctx, request)
+
+    # -- pages: accounts (première connexion, mot de passe, sécurité) -----------------------
+    @http("GET", "/premiere-connexion")
+    @web.page_errors
+    def reset_form(self, request):
+        return account_pages.reset_form(self.ctx, request)
+
+    @http("POST", "/premiere-connexion")
+    @web.page_errors
+    def reset_submit(self, request):
+        return account_pages.reset_submit(self.ctx, request)
+
+    @http("GET", "/premiere-connexion/code")
+    @web.page_errors
+    def reset_code_form(self, request):
+        return account_pages.code_form(self.ctx, request)
+
+    @http("POST", "/premiere-connexion/code")
+    @web.page_errors
+    def reset_code_submit(self, request):
+        return account_pages.code_submit(self.ctx, request)
+
+    @http("GET", "/mot-de-passe/nouveau")
+    @web.page_errors
+    def reset_link_form(self, request):
+        return account_pages.link_form(self.ctx, request)
+
+    @http("POST", "/mot-de-passe/nouveau")
+    @web.page_errors
+    def reset_link_submit(self, request):
+        return account_pages.link_submit(self.ctx, request)
+
+    @http("GET", "/securite")
+    @web.page_errors
+    def security(self, request):
+        return account_pages.security_page(self.ctx, request)
+
+    @http("POST", "/securite/deconnexion-partout")
+    @web.page_errors
+    def logout_everywhere(self, request):
+        return account_pages.logout_everywhere(self.ctx, request)
+
+    @http("GET", "/securite/mes-donnees.json")
+    @web.page_errors
+    def personal_data(self, request):
+        return account_pages.personal_data(self.ctx, request)
+
+    @http("GET", "/profil")
+    @web.page_errors
+    def profile(self, request):
+        return account_pages.profile_page(self.ctx, request)
+
+    @http("POST", "/profil")
+    @web.page_errors
+    def profile_submit(self, request):
+        return account_pages.profile_submit(self.ctx, request)
+
+    @http("GET", "/profil/courriel")
+    @web.page_errors
+    def email_link(self, request):
+        return account_pages.email_link_page(self.ctx, request)
+
+    @http("POST", "/profil/courriel")
+    @web.page_errors
+    def email_link_submit(self, request):
+        return account_pages.email_link_submit(self.ctx, request)
+
+    @http("GET", "/franceconnect")
+    @web.page_errors
+    def franceconnect_start(self, request):
+        return account_pages.franceconnect_start(self.ctx, request)
+
+    @http("GET", "/franceconnect/retour")
+    @web.page_errors
+    def franceconnect_callback(self, request):
+        return account_pages.franceconnect_callback(self.ctx, request)
+
+    @http("GET", "/franceconnect/lier")
+    @web.page_errors
+    def franceconnect_link_form(self, request):
+        return account_pages.franceconnect_link_form(self.ctx, request)
+
+    @http("POST", "/franceconnect/lier")
+    @web.page_errors
+    def franceconnect_link_submit(self, request):
+        return account_pages.franceconnect_link_submit(self.ctx, request)
+
+    @http("POST", "/franceconnect/deconnexion")
+    @web.page_errors
+    def franceconnect_logout(self, request):
+        return account_pages.franceconnect_logout(self.ctx, request)
+
+    @http("GET", "/agents/connexion")
+    @web.page_errors
+    def staff_login_form(self, request):
+        return account_pages.staff_login_form(self.ctx, request)
+
+    @http("POST", "/agents/connexion")
+    @web.page_errors
+    def staff_login_submit(self, request):
+        return account_pages.staff_login_submit(self.ctx, request)
+
+    @http("GET", "/agents")
+    @web.page_errors
+    def staff_home(self, request):
+        return account_pages.staff_home(self.ctx, request)
+
+    @http("GET", "/agents/dossier/<string:file_number>")
+    @web.page_errors
+    def staff_member(self, request, file_number):
+        return account_pages.staff_member(self.ctx, request, file_number)
+
+    @http("POST", "/agents/dossier/<string:file_number>/deverrouiller")
+    @web.page_errors
+    def staff_unlock(self, request, file_number):
+        return account_pages.staff_unlock(self.ctx, request, file_number)
+
+    @http("POST", "/agents/deconnexion")
+    @web.page_errors
+    def staff_logout(self, request):
+        return account_pages.staff_logout(self.ctx, request)
 
     # -- pages: unknown paths --------------------------------------------------------------
     @http("GET", "/<path:path>")

@@ -17,6 +17,9 @@ def main(argv=None) -> int:
     p = sub.add_parser("migrate", help="apply the services' database migrations")
     p.add_argument("services", nargs="*")
 
+    sub.add_parser("migrate-and-setup", help="migrate every database, then declare the broker "
+                   "topology (the deployment's job before a rollout)")
+
     p = sub.add_parser("broker", help="RabbitMQ topology")
     p.add_argument("action", choices=["setup"])
 
@@ -29,6 +32,30 @@ def main(argv=None) -> int:
     imp.add_argument("--dry-run", action="store_true", help="validate only, publish nothing")
     imp.add_argument("--no-progress", action="store_true")
 
+    p = sub.add_parser("payments", help="payments received")
+    psub = p.add_subparsers(dest="action", required=True)
+    pim = psub.add_parser("import", help="record the payments of a bank CSV file")
+    pim.add_argument("file")
+    pim.add_argument("--dry-run", action="store_true", help="validate only, record nothing")
+
+    p = sub.add_parser("simulate", help="simulate a year's contributions (the public simulator)")
+    p.add_argument("--year", required=True)
+    p.add_argument("--income", required=True, help="professional income, e.g. 40000 or 40000.50")
+    p.add_argument("--conventioned-income", help="conventioned income (conventionnés only: adds the ASV)")
+    p.add_argument("--activity-start", help="date the activity started, YYYY-MM-DD")
+    p.add_argument("--json", action="store_true", help="print the JSON answer of the simulation API")
+
+    p = sub.add_parser("status", help="copies, queue depths, outbox backlog, dead letters")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("letters", help="postal letters and their print batches")
+    lt = p.add_subparsers(dest="action", required=True)
+    lt.add_parser("list", help="letters waiting and closed batches")
+    c = lt.add_parser("close", help="close a print batch now (or at --cut-off)")
+    c.add_argument("--cut-off", help="ISO date-time; letters queued until then")
+    s = lt.add_parser("show", help="the letters of a batch")
+    s.add_argument("batch")
+
     p = sub.add_parser("dead-letters", help="inspect and replay failed messages")
     dl = p.add_subparsers(dest="action", required=True)
     dl.add_parser("list")
@@ -36,7 +63,22 @@ def main(argv=None) -> int:
     r = dl.add_parser("replay"); r.add_argument("queue"); r.add_argument("--limit", type=int)
     g = dl.add_parser("purge"); g.add_argument("queue")
 
+    p = sub.add_parser("accounts", help="member accounts (advisor operations)")
+    asub = p.add_subparsers(dest="action", required=True)
+    u = asub.add_parser("unlock", help="unlock an account locked after failed logins")
+    u.add_argument("file_number"); u.add_argument("--advisor", required=True)
+    a = asub.add_parser("add-staff", help="create an advisor or administrator (password asked, "
+                        "TOTP provisioning URI printed once)")
+    a.add_argument("login"); a.add_argument("--name", required=True)
+    a.add_argument("--role", choices=["advisor", "admin"], required=True)
+    f = sub.add_parser("franceconnect-dev", help="run the local FranceConnect-like provider "
+                       "(development only)")
+    f.add_argument("--host", default="127.0.0.1"); f.add_argument("--port", type=int, default=9090)
+
     args = parser.parse_args(argv)
+    if args.command == "franceconnect-dev":
+        from ops import franceconnect_dev
+        return franceconnect_dev.main(["--host", args.host, "--port", str(args.port)])
     from carpimko import config
     settings = config.load()
 
@@ -52,11 +94,25 @@ def main(argv=None) -> int:
             migrations.upgrade(name, settings.database_url(name))
             print(f"{name}: migrated")
         return 0
+    if args.command == "migrate-and-setup":
+        from carpimko import broker, migrations
+        from ops.registry import DATABASE_SERVICES
+        for name in DATABASE_SERVICES:
+            migrations.upgrade(name, settings.database_url(name))
+            print(f"{name}: migrated")
+        for name in broker.declare_topology(settings.amqp_uri):
+            print(f"declared {name} (+ .retry, .dlq)")
+        return 0
     if args.command == "broker":
         from carpimko import broker
         for name in broker.declare_topology(settings.amqp_uri):
             print(f"declared {name} (+ .retry, .dlq)")
         return 0
+    if args.command == "accounts":
+        from ops import accounts_ops
+        if args.action == "add-staff":
+            return accounts_ops.add_staff(settings.amqp_uri, args.login, args.name, args.role)
+        return accounts_ops.unlock(settings.amqp_uri, args.file_number, args.advisor)
     if args.command == "demo-data":
         from ops import demo_data
         print(demo_data.seed(settings))
@@ -72,6 +128,36 @@ def main(argv=None) -> int:
         verb = "valid" if args.dry_run else "published"
         print(f"{published} declaration(s) {verb}, {len(rejected)} rejected")
         return 2 if rejected else 0
+    if args.command == "payments":
+        from ops import payments_import
+        from services.contributions.domain.parameters import available_years
+        published, rejected = payments_import.run(args.file, settings.amqp_uri, tuple(available_years()),
+                                                  dry_run=args.dry_run)
+        for item in rejected:
+            print(f"{args.file}: line {item.line}: {item.reason}", file=sys.stderr)
+        verb = "valid" if args.dry_run else "published"
+        print(f"{published} payment(s) {verb}, {len(rejected)} rejected")
+        return 2 if rejected else 0
+    if args.command == "simulate":
+        from ops import simulate
+        return simulate.run(args.year, args.income, args.conventioned_income, args.activity_start,
+                            as_json=args.json)
+    if args.command == "status":
+        import json as json_module
+
+        from ops import status as status_ops
+        rows = status_ops.collect(settings.amqp_uri)
+        print(json_module.dumps(rows, indent=2) if args.json else status_ops.render(rows))
+        return 0 if all(r["health"] == "up" for r in rows) else 1
+    if args.command == "letters":
+        from ops import letters as letters_ops
+        if args.action == "list":
+            print(letters_ops.list_letters(settings.amqp_uri))
+        elif args.action == "close":
+            print(letters_ops.close(settings.amqp_uri, args.cut_off))
+        else:
+            print(letters_ops.show(settings.amqp_uri, args.batch))
+        return 0
     if args.command == "dead-letters":
         from ops import dead_letters as dl_ops
         if args.action == "list":

@@ -81,7 +81,7 @@ def seed_contributions(url: str) -> int:
                 declaration_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"demo:{data['file_number']}:{year}"))
                 session.add(Declaration(id=declaration_id, file_number=data["file_number"], year=year,
                                         professional_income=Decimal(income),
-                                        conventioned_income=Decimal(conventioned), source="batch",
+                                        conventioned_income=Decimal(conventioned), source="legacy",
                                         declared_at=declared_at, recorded_at=declared_at))
                 session.flush()  # the declaration row must exist before its assessment
                 result = calculation.assess(parameters.load_parameters(year), Decimal(income),

@@ -39,6 +39,16 @@ def serve(name: str) -> int:
     signal.signal(signal.SIGINT, on_signal)
     runner.start()
     log.info("%s started (pid %d)", name, os.getpid())
+    parent = int(os.environ.get("CARPIMKO_PARENT_PID", "0") or 0)
+    if parent:
+        def watch_parent():  # started by the runner: do not outlive it
+            while not stop_requested.ready():
+                if os.getppid() != parent:
+                    log.warning("%s: the runner is gone; stopping", name)
+                    stop_requested.send(signal.SIGTERM)
+                    return
+                eventlet.sleep(1)
+        eventlet.spawn(watch_parent)
     stop_requested.wait()
     timeout = float(os.environ.get("CARPIMKO_SHUTDOWN_TIMEOUT", "20"))
     log.info("%s stopping (draining up to %.0fs)", name, timeout)

@@ -21,6 +21,11 @@ def pytest_configure(config):
     config.option.suppress_eventlet_notification = True
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Tests that stop the machine's RabbitMQ or database run last."""
+    items.sort(key=lambda item: item.get_closest_marker("faults") is not None)
+
+
 @pytest.fixture
 def databases(request, tmp_path):
     """Creates a fresh, migrated database per service, dropped after the test."""

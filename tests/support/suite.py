@@ -32,6 +32,7 @@ class RunningSuite:
         self.vhost = f"carpimko_e2e_{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         self.smtp_port = free_port()
+        self.metrics_base_port = 0  # set a free base port to turn /metrics on
         self.data_dir = self.workdir / "var"
         self.proc = None
         self.log_path = self.workdir / "suite.log"
@@ -56,6 +57,7 @@ class RunningSuite:
             "CARPIMKO_RETRY_DELAY": "0.5",
             "CARPIMKO_MAX_ATTEMPTS": "8",
             "CARPIMKO_LOG_LEVEL": "WARNING",
+            "CARPIMKO_METRICS_BASE_PORT": str(self.metrics_base_port),
         })
         for service in SERVICES:
             env[f"CARPIMKO_{service.upper()}_DATABASE_URL"] = self.databases.url(service, migrate=False)
@@ -73,7 +75,8 @@ class RunningSuite:
                                      ".*", ".*", ".*")
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "deploy/run.py", *self.run_args], cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "deploy/run.py", "--exit-with-parent",
+                                      *self.run_args], cwd=ROOT,
                                      env=self.env(), stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout
