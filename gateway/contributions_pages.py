@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from carpimko.errors import InvalidRequest, ServiceUnavailable
 
-from . import api, messages, web
+from . import api, formatting, messages, pages, web
 from .contributions_api import SIMULATION_PARAMS, translate
 
 
@@ -111,3 +111,37 @@ def set_mandate(ctx, request):
         return _schedule_page(ctx, session, status=400, values=values,
                               errors={name: problems[0] for name, problems in translated.items()})
     return web.redirect("/echeancier?fait=mandat")
+
+
+# -- dashboard blocks (Accueil): what is due next, and whether the member is up to date -----------
+
+def _schedules_for(ctx, session) -> dict | None:
+    if session["member"]["status"] == "survivor":
+        return None
+    overview = ctx.backends.call("contributions", "schedules", session["member"]["file_number"])
+    return overview if overview["schedules"] else None
+
+
+@pages.dashboard_block("next_payment")
+def next_payment_block(ctx, session):
+    overview = _schedules_for(ctx, session)
+    if overview is None:
+        return None
+    upcoming = sorted((i for s in overview["schedules"] for i in s["instalments"]
+                       if i["state"] in ("due", "future", "late")
+                       and (i["state"] != "due" or i.get("unpaid"))), key=lambda i: i["due_date"])
+    future = [i for i in upcoming if i["state"] == "future"]
+    if not future:
+        return None
+    return {"amount": future[0]["amount"], "due_on": future[0]["due_date"], "url": "/echeancier"}
+
+
+@pages.dashboard_block("up_to_date")
+def up_to_date_block(ctx, session):
+    overview = _schedules_for(ctx, session)
+    if overview is None:
+        return None
+    return {"up_to_date": overview["up_to_date"], "balance": overview["to_pay_now"],
+            "what_to_do": messages.catalogue()["dashboard"]["not_up_to_date"].format(
+                amount=formatting.euros(overview["to_pay_now"])),
+            "url": "/echeancier"}

@@ -43,11 +43,18 @@ def before_attempt(session: Session, file_number: str, channel_of) -> dict:
 
     ``channel_of(member)`` tells how to reach the member when the account locks."""
     now = datetime.now(timezone.utc)
-    row = session.get(LoginThrottle, file_number, with_for_update=True)
-    if row is None:
-        row = LoginThrottle(file_number=file_number, failures=0, last_failure_at=now)
-        session.add(row)
-    elif row.locked_at is None and _aware(row.last_failure_at) < now - FORGET_AFTER:
+    # concurrent first attempts for one file number: create the row once
+    # (ON CONFLICT DO NOTHING), then everyone takes its lock in turn
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    session.execute(dialect_insert(LoginThrottle)
+                    .values(file_number=file_number, failures=0, last_failure_at=now)
+                    .on_conflict_do_nothing())
+    row = session.get(LoginThrottle, file_number, with_for_update=True, populate_existing=True)
+    if row.locked_at is None and _aware(row.last_failure_at) < now - FORGET_AFTER:
         row.failures = 0
     if row.locked_at is not None:
         audit.record(session, "login_refused_locked", file_number, actor="member")

@@ -94,6 +94,16 @@ class DocumentsService:
         return base64.b64encode(rendering.render_letter(data)).decode("ascii")
 
     @rpc
+    def render_access_letter(self, data):
+        """The first-login / password letter with its one-time code (base64 PDF)."""
+        return self.render_document("access_letter", data)
+
+    @rpc
+    def render_account_notice(self, data):
+        """A postal notice about the member's account (base64 PDF)."""
+        return self.render_document("account_notice", data)
+
+    @rpc
     def render_document(self, kind, data):
         """Any kind of document rendered from its data (shapes in
         ``rendering.kinds``), as PDF base64, without storing it: for postal

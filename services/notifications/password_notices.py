@@ -6,11 +6,9 @@ accounts to issue it (``issue_reset_secret``), so the only copies are the
 email and the printed letter. Each event is delivered once (the inbox claim
 is written in the transaction that wraps the send).
 
-Letters are rendered by the documents service. ``render_access_letter`` and
-``render_account_notice`` are the RPCs asked of it; until it exposes them,
-the access letter is rendered with documents' own renderer in process
-(``services.documents.rendering.RENDERERS["access_letter"]``) and the notice
-letters with its generic ``render_letter``.
+Letters are rendered by the documents service (RPCs ``render_access_letter``
+and ``render_account_notice``) and queued for the print batch like every
+letter.
 """
 from __future__ import annotations
 
@@ -21,7 +19,6 @@ from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from nameko.exceptions import MethodNotFound
 
 from carpimko import inbox
 from carpimko.events import Event
@@ -63,12 +60,9 @@ def _claimed(service, consumer: str, event: Event) -> bool:
         return session.get(Inbox, (consumer, event.event_id)) is not None
 
 
-def _render(service, method: str, data: dict, fallback) -> bytes:
-    try:
-        encoded = service._call(service.documents, "documents", method, data)
-        return base64.b64decode(encoded)
-    except MethodNotFound:
-        return fallback(data)
+def _render(service, method: str, data: dict) -> bytes:
+    """A letter rendered by the documents service (RPC, with its timeout)."""
+    return base64.b64decode(service._call(service.documents, "documents", method, data))
 
 
 def _post(service, consumer: str, event: Event, contact: dict, pdf_of) -> None:
@@ -130,12 +124,8 @@ def on_password_reset_requested(service, event: Event) -> None:
             "expires_on": (date.fromisoformat(secret["expires_at"][:10]) - timedelta(days=1)).isoformat(),
             "portal_url": f"{_portal(service)}{CODE_PATH}"}
 
-    def access_letter(payload):
-        from services.documents.rendering import RENDERERS
-        return RENDERERS["access_letter"](payload)
-
     _post(service, RESET_CONSUMER, event, contact,
-          lambda: _render(service, "render_access_letter", data, access_letter))
+          lambda: _render(service, "render_access_letter", data))
 
 
 def _notice(service, consumer: str, event: Event, template: str, subject: str, context: dict
@@ -151,14 +141,8 @@ def _notice(service, consumer: str, event: Event, template: str, subject: str, c
             "document_label": subject, "portal_url": _portal(service), "verification": None,
             **{k: str(v) for k, v in context.items()}}
 
-    def generic_letter(payload):
-        encoded = service._call(service.documents, "documents", "render_letter", {
-            k: payload[k] for k in ("file_number", "member", "issued_on", "subject",
-                                    "document_label", "portal_url")})
-        return base64.b64decode(encoded)
-
     _post(service, consumer, event, contact,
-          lambda: _render(service, "render_account_notice", data, generic_letter))
+          lambda: _render(service, "render_account_notice", data))
 
 
 def on_password_changed(service, event: Event) -> None:
@@ -219,14 +203,8 @@ def on_contact_details_changed(service, event: Event) -> None:
                 "kind": "contact_changed", "document_label": subject,
                 "portal_url": _portal(service), "verification": None}
 
-        def generic_letter(payload):
-            encoded = service._call(service.documents, "documents", "render_letter", {
-                k: payload[k] for k in ("file_number", "member", "issued_on", "subject",
-                                        "document_label", "portal_url")})
-            return base64.b64decode(encoded)
-
         _post(service, CONTACT_CONSUMER, event, previous,
-              lambda: _render(service, "render_account_notice", data, generic_letter))
+              lambda: _render(service, "render_account_notice", data))
         return
     if channels.choose_channel(contact) == channels.EMAIL:
         _email(service, CONTACT_CONSUMER, event, contact, "contact_changed", context)

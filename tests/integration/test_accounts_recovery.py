@@ -160,3 +160,24 @@ def test_lockout_after_the_threshold_and_unlock_by_reset(suite):
                       json={"token": token, "password": NEW, "confirmation": NEW})
     assert r.status_code == 200
     assert login(base, "1234567", NEW).status_code == 200
+
+
+def test_concurrent_logins_of_one_member_never_fail(container_factory, make_config):
+    """Many simultaneous logins for one file number (a member's tabs, a load
+    test): each one is answered, none fails on the throttle's bookkeeping."""
+    import eventlet
+    from nameko.standalone.rpc import ServiceRpcProxy
+
+    from services.accounts.service import AccountsService
+    from tests.support import factories as f
+
+    config = make_config("accounts")
+    f.add_member(config["DATABASE_URL"], "1234567")
+    container_factory(AccountsService, config).start()
+
+    def attempt(_):
+        with ServiceRpcProxy("accounts", config) as rpc:
+            return rpc.login("1234567", f.PASSWORD)["member"]["file_number"]
+
+    results = list(eventlet.GreenPool(8).imap(attempt, range(8)))
+    assert results == ["1234567"] * 8

@@ -183,3 +183,20 @@ def test_delivery_log_shows_what_was_sent_and_how(full_suite, smtp_server):
     assert "Courrier postal" in page and "Aucune adresse électronique" in page
     assert requests.get(f"{full_suite}/api/v1/notifications").status_code == 401
     assert login(full_suite).get(f"{full_suite}/api/v1/notifications").json()["items"] == []
+
+
+def test_dashboard_shows_what_is_due_and_the_up_to_date_status(full_suite):
+    s = login(full_suite)
+    page = s.get(f"{full_suite}/").text
+    assert "Ma situation" not in page  # no schedule yet: nothing to say
+    r = s.post(f"{full_suite}/api/v1/declarations",
+               json={"year": 2026, "professional_income": "40000", "conventioned_income": "40000"})
+    url = f"{full_suite}/api/v1/declarations/{r.json()['id']}"
+    wait_for(lambda: s.get(url).json()["complete"])
+    overview = s.get(f"{full_suite}/api/v1/schedules").json()
+    page = s.get(f"{full_suite}/").text
+    assert "Ma situation" in page
+    if overview["up_to_date"]:
+        assert "Vous êtes à jour de vos cotisations" in page
+    else:
+        assert "91e jour" in page and "en attente de règlement" in page

@@ -28,22 +28,29 @@ def test_metrics_health_and_readiness(container_factory, make_config):
     assert requests.get(f"{base}/healthz").status_code == 200
     assert requests.get(f"{base}/readyz").text.strip() == "ready"
 
+    def value(text, metric):
+        line = next((l for l in text.splitlines() if l.startswith(metric + " ")), None)
+        return float(line.split()[-1]) if line else 0.0
+
+    handled = 'carpimko_events_handled_total{event_type="income_declared",service="contributions"}'
+    failed = 'carpimko_events_failed_total{event_type="income_declared",service="contributions"}'
+    before = requests.get(f"{base}/metrics").text  # counters are per process: take deltas
     bus.publish(config["AMQP_URI"], factories.income_declared("1234567"),
                 factories.income_declared("9999999"))  # the second one is dead-lettered
 
     def metrics():
         text = requests.get(f"{base}/metrics").text
-        ok = 'carpimko_events_handled_total{event_type="income_declared",service="contributions"} 1.0'
-        failed = 'carpimko_events_failed_total{event_type="income_declared",service="contributions"} 1.0'
-        return text if ok in text and failed in text else None
+        done = (value(text, handled) == value(before, handled) + 1
+                and value(text, failed) == value(before, failed) + 1)
+        return text if done else None
 
     text = wait_for(metrics)
-    assert 'carpimko_outbox_pending{service="contributions"} 0.0' in wait_for(
-        lambda: (lambda t: t if 'carpimko_outbox_pending{service="contributions"} 0.0' in t else None)(
-            requests.get(f"{base}/metrics").text))
     assert "carpimko_event_handler_seconds_bucket" in text
-    assert ('carpimko_dead_letters{queue="evt-carpimko-income_declared--contributions.'
-            'on_income_declared.dlq",service="contributions"} 1.0') in requests.get(f"{base}/metrics").text
+    wait_for(lambda: (lambda t: t if value(
+        t, 'carpimko_outbox_pending{service="contributions"}') == 0 and value(
+        t, 'carpimko_dead_letters{queue="evt-carpimko-income_declared--contributions.'
+           'on_income_declared.dlq",service="contributions"}') == 1 else None)(
+        requests.get(f"{base}/metrics").text))
 
 
 def test_json_log_lines_carry_the_correlation_id(container_factory, make_config):

@@ -223,6 +223,28 @@ def _letter_context(data) -> dict:
     }
 
 
+ACCOUNT_NOTICES = ("password_changed", "account_locked", "contact_changed")
+
+
+def render_account_notice(data: dict) -> bytes:
+    """A postal notice about the member's account (password changed, account
+    locked, address changed), for members no email reaches.
+
+    Data: file_number, member, issued_on, subject, portal_url, verification (or
+    None), ``kind`` one of ACCOUNT_NOTICES, and optional short strings
+    ``changed_on``, ``sessions_ended``, ``failures``.
+    """
+    context = _letter_context({**data, "document_label": data.get("subject", "")})
+    notice = data.get("kind")
+    if notice not in ACCOUNT_NOTICES:
+        raise ValueError(f"account notice: 'kind' must be one of {', '.join(ACCOUNT_NOTICES)}, "
+                         f"not {notice!r}")
+    context.update(notice=notice, details={k: str(data[k]) for k in
+                                           ("changed_on", "sessions_ended", "failures")
+                                           if data.get(k) is not None})
+    return render_pdf("account_notice.xml.j2", context)
+
+
 def render_contribution_statement(data: dict) -> bytes:
     """Render the contribution statement ("Relevé de cotisations <year>") as PDF bytes.
 
@@ -257,5 +279,6 @@ RENDERERS = {
     "career_statement": render_career_statement,
     "payment_certificate": render_payment_certificate,
     "access_letter": render_access_letter,
+    "account_notice": render_account_notice,
     "notification_letter": render_letter,
 }

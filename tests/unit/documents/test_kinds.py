@@ -219,3 +219,28 @@ def test_page_renders_to_an_image_with_the_layout_in_place(kind, tmp_path):
     assert ink(first, (195, 20, 210, 297)) == 0       # nothing beyond the right margin
     has_qr = kind not in ("access_letter", "notification_letter")
     assert (ink(first, (20, 60, 44, 84)) > 100) == has_qr  # QR code, left of window
+
+
+@pytest.mark.parametrize("notice, words", [
+    ("password_changed", "a été modifié le 28/11/2026"),
+    ("account_locked", "bloqué par sécurité"),
+    ("contact_changed", "ancienne adresse"),
+])
+def test_account_notice_letters_say_what_happened(notice, words):
+    from services.documents.rendering import render_account_notice
+    pdf = render_account_notice({
+        "file_number": "7654321", "issued_on": "2026-11-28", "subject": "Votre espace personnel",
+        "member": {"full_name": "M. Jean DUPONT", "address_lines": ["3 chemin du Moulin", "29200 BREST"]},
+        "portal_url": "https://espace.carpimko.fr", "verification": None, "kind": notice,
+        "changed_on": "28/11/2026"})
+    text = text_of(pdf)
+    assert words in text and "7654321" in text
+    assert "Un nouveau document" not in text
+
+
+def test_account_notice_refuses_an_unknown_kind():
+    from services.documents.rendering import render_account_notice
+    with pytest.raises(ValueError, match="'kind' must be one of"):
+        render_account_notice({"file_number": "7654321", "issued_on": "2026-11-28", "subject": "x",
+                               "member": {"full_name": "M. X", "address_lines": ["a", "29200 B"]},
+                               "portal_url": "u", "verification": None, "kind": "other"})
