@@ -39,6 +39,14 @@ class Suite:
         self.demo = demo
         self.quiet = quiet
         self.procs: dict[str, subprocess.Popen] = {}
+        # development only: a local FranceConnect-like provider, unless a real one is configured
+        self.franceconnect_port = 0
+        if demo and not os.environ.get("CARPIMKO_FRANCECONNECT_ISSUER"):
+            from ops import franceconnect_dev
+            self.franceconnect_port = int(os.environ.get("CARPIMKO_FRANCECONNECT_DEV_PORT", "9090"))
+            os.environ["CARPIMKO_FRANCECONNECT_ISSUER"] = f"http://127.0.0.1:{self.franceconnect_port}/api/v2"
+            os.environ["CARPIMKO_FRANCECONNECT_CLIENT_ID"] = franceconnect_dev.CLIENT_ID
+            os.environ["CARPIMKO_FRANCECONNECT_CLIENT_SECRET"] = franceconnect_dev.CLIENT_SECRET
 
     def prepare(self) -> None:
         reason = broker.check_broker(self.settings.amqp_uri)
@@ -57,7 +65,7 @@ class Suite:
         """Each copy serves /metrics, /healthz, /readyz on its own port
         (``CARPIMKO_METRICS_BASE_PORT`` + its rank; base 0 turns them off)."""
         base = int(os.environ.get("CARPIMKO_METRICS_BASE_PORT", "9100"))
-        if not base or key == "smtp":
+        if not base or key in ("smtp", "franceconnect"):
             return 0
         return base + self.keys().index(key)
 
@@ -72,10 +80,14 @@ class Suite:
         if key == "smtp":
             return ["-m", "ops.smtp_sink", str(self.settings.mail_dir), self.settings.smtp_host,
                     str(self.settings.smtp_port)]
+        if key == "franceconnect":
+            return ["-m", "ops.franceconnect_dev", "--port", str(self.franceconnect_port)]
         return ["-m", "ops.serve", key.split("#")[0]]
 
     def keys(self) -> list[str]:
         keys = ["smtp"] if self.smtp else []
+        if self.franceconnect_port:
+            keys.append("franceconnect")
         for name in (*DATABASE_SERVICES, "gateway"):
             keys += [f"{name}#{i}" for i in range(self.scale.get(name, 1))]
         return keys
@@ -146,6 +158,8 @@ def banner(settings, suite=None) -> str:
         "    1234567    Claire Martin, nurse (notified by email)",
         "    7654321    Jean Dupont, physiotherapist (no email: notified by post)",
         "    123456789  Odette Lefebvre, survivor's pension",
+        *([f"  FranceConnect (local test provider): {os.environ['CARPIMKO_FRANCECONNECT_ISSUER']}"]
+          if suite is not None and suite.franceconnect_port else []),
         *metrics,
         "  Ctrl-C stops everything.",
         "",

@@ -50,10 +50,13 @@ def before_attempt(session: Session, file_number: str, channel_of) -> dict:
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    session.execute(dialect_insert(LoginThrottle)
-                    .values(file_number=file_number, failures=0, last_failure_at=now)
-                    .on_conflict_do_nothing())
-    row = session.get(LoginThrottle, file_number, with_for_update=True, populate_existing=True)
+    row = None
+    while row is None:  # a concurrent success may delete the row we waited for: recreate it
+        session.execute(dialect_insert(LoginThrottle)
+                        .values(file_number=file_number, failures=0, last_failure_at=now)
+                        .on_conflict_do_nothing())
+        row = session.get(LoginThrottle, file_number, with_for_update=True,
+                          populate_existing=True)
     if row.locked_at is None and _aware(row.last_failure_at) < now - FORGET_AFTER:
         row.failures = 0
     if row.locked_at is not None:

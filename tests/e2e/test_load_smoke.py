@@ -7,7 +7,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_member_journeys_under_load_without_errors(suite, tmp_path):
-    figures = run_locust(suite.url, users=10, spawn_rate=10, duration="20s", workdir=tmp_path)
+    figures = run_locust(suite.url, users=8, spawn_rate=8, duration="20s", workdir=tmp_path)
     assert figures["requests"] > 50, figures
     assert figures["failures"] == 0, figures["failure_details"]
     print(f"\nload smoke: {figures['requests']} requests, {figures['rps']:.1f} req/s, "

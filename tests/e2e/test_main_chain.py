@@ -135,3 +135,15 @@ def test_operations_close_the_print_batch_with_the_cli(suite):
     shown = suite.carpimko("letters", "show", batch_id)
     assert "7654321" in shown.stdout and "BREST" in shown.stdout
     assert "0 letter(s) waiting" in suite.carpimko("letters", "list").stdout
+
+
+def test_the_runner_starts_a_local_franceconnect_provider(suite):
+    """make run offers FranceConnect against a local provider behaving like v2."""
+    r = requests.get(f"{suite.url}/franceconnect", allow_redirects=False, timeout=10)
+    assert r.status_code in (302, 303), r.text
+    location = r.headers["Location"]
+    assert location.startswith(f"http://127.0.0.1:{suite.franceconnect_port}/api/v2/authorize")
+    assert "acr_values=eidas1" in location and "nonce=" in location and "state=" in location
+    discovery = requests.get(f"http://127.0.0.1:{suite.franceconnect_port}/api/v2/"
+                             ".well-known/openid-configuration", timeout=10).json()
+    assert "ES256" in discovery["id_token_signing_alg_values_supported"]

@@ -179,5 +179,6 @@ def test_concurrent_logins_of_one_member_never_fail(container_factory, make_conf
         with ServiceRpcProxy("accounts", config) as rpc:
             return rpc.login("1234567", f.PASSWORD)["member"]["file_number"]
 
-    results = list(eventlet.GreenPool(8).imap(attempt, range(8)))
-    assert results == ["1234567"] * 8
+    for _ in range(3):  # successes delete the throttle row others are waiting for
+        results = list(eventlet.GreenPool(8).imap(attempt, range(8)))
+        assert results == ["1234567"] * 8

@@ -33,6 +33,7 @@ class RunningSuite:
         self.port = free_port()
         self.smtp_port = free_port()
         self.metrics_base_port = 0  # set a free base port to turn /metrics on
+        self.franceconnect_port = free_port()
         self.data_dir = self.workdir / "var"
         self.proc = None
         self.log_path = self.workdir / "suite.log"
@@ -58,6 +59,7 @@ class RunningSuite:
             "CARPIMKO_MAX_ATTEMPTS": "8",
             "CARPIMKO_LOG_LEVEL": "WARNING",
             "CARPIMKO_METRICS_BASE_PORT": str(self.metrics_base_port),
+            "CARPIMKO_FRANCECONNECT_DEV_PORT": str(self.franceconnect_port),
         })
         for service in SERVICES:
             env[f"CARPIMKO_{service.upper()}_DATABASE_URL"] = self.databases.url(service, migrate=False)
