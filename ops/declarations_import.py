@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import re
 import sys
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -23,15 +21,11 @@ from pathlib import Path
 from carpimko.broker import EventPublisher, declare_topology
 from carpimko.events import new_event
 
+from . import csv_rows
+from .csv_rows import Rejected
+
 COLUMNS = ("file_number", "year", "professional_income", "conventioned_income")
-_FILE_NUMBER = re.compile(r"[0-9]{7}|[0-9]{9}")
 _NAMESPACE = uuid.UUID("8a3f5b2e-9c1d-4e7f-a6b8-2d4c6e8f0a13")
-
-
-@dataclass
-class Rejected:
-    line: int
-    reason: str
 
 
 def _amount(raw: str, name: str, required: bool) -> Decimal | None:
@@ -54,17 +48,13 @@ def _amount(raw: str, name: str, required: bool) -> Decimal | None:
 
 
 def validate_row(row: dict, years: tuple[int, ...]) -> dict:
-    file_number = (row.get("file_number") or "").strip()
-    if not _FILE_NUMBER.fullmatch(file_number):
-        raise ValueError(f"file_number {file_number!r} must be 7 or 9 digits")
-    year_text = (row.get("year") or "").strip()
-    if not re.fullmatch(r"[0-9]{4}", year_text) or int(year_text) not in years:
-        raise ValueError(f"year {year_text!r} is not one of {', '.join(map(str, years))}")
+    file_number = csv_rows.file_number(row)
+    year = csv_rows.year(row, years)
     income = _amount(row.get("professional_income"), "professional_income", True)
     conventioned = _amount(row.get("conventioned_income"), "conventioned_income", False)
     if conventioned is not None and conventioned > income:
         raise ValueError("conventioned_income cannot exceed professional_income")
-    return {"file_number": file_number, "year": int(year_text),
+    return {"file_number": file_number, "year": year,
             "professional_income": income, "conventioned_income": conventioned}
 
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import csv
 import re
-import sys
 import uuid
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -22,16 +20,12 @@ from pathlib import Path
 from carpimko.broker import EventPublisher, declare_topology
 from carpimko.events import new_event
 
+from . import csv_rows
+from .csv_rows import Rejected
+
 COLUMNS = ("reference", "file_number", "year", "amount", "paid_on")
-_FILE_NUMBER = re.compile(r"[0-9]{7}|[0-9]{9}")
 _REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}")
 _NAMESPACE = uuid.UUID("3f1c9a4e-7b2d-4c8e-9f10-6a5b4c3d2e1f")
-
-
-@dataclass
-class Rejected:
-    line: int
-    reason: str
 
 
 def _amount(raw: str) -> Decimal:
@@ -65,15 +59,11 @@ def validate_row(row: dict, years: tuple[int, ...]) -> dict:
     reference = (row.get("reference") or "").strip()
     if not _REFERENCE.fullmatch(reference):
         raise ValueError(f"reference {reference!r} must be 1 to 64 letters, digits or . _ / -")
-    file_number = (row.get("file_number") or "").strip()
-    if not _FILE_NUMBER.fullmatch(file_number):
-        raise ValueError(f"file_number {file_number!r} must be 7 or 9 digits")
-    year_text = (row.get("year") or "").strip()
-    if not re.fullmatch(r"[0-9]{4}", year_text) or int(year_text) not in years:
-        raise ValueError(f"year {year_text!r} is not one of {', '.join(map(str, years))}")
+    file_number = csv_rows.file_number(row)
+    year = csv_rows.year(row, years)
     amount = _amount(row.get("amount"))
     paid_on = _date(row.get("paid_on"))
-    return {"reference": reference, "file_number": file_number, "year": int(year_text), "amount": amount,
+    return {"reference": reference, "file_number": file_number, "year": year, "amount": amount,
             "paid_on": paid_on}
 
 
