@@ -199,6 +199,39 @@ class EmailVerificationRequestedV1(Schema):
     expires_in_minutes = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
+class CareerYearFlaggedV1(Schema):
+    """A member says a year of their career record is wrong (contributions
+    publishes it); messaging opens a thread with the fund, category
+    ``retraite``, that refers to ``flag_id``."""
+
+    flag_id = fields.UUID(required=True)
+    year = fields.Integer(required=True, validate=validate.Range(min=1950, max=2100))
+    comment = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    flagged_at = fields.AwareDateTime(required=True, format="iso")
+
+
+class CareerReviewResolvedV1(Schema):
+    """An advisor closed the thread opened for a flagged career year (messaging
+    publishes it); contributions marks the year's review resolved."""
+
+    flag_id = fields.UUID(required=True)
+    year = fields.Integer(required=True, validate=validate.Range(min=1950, max=2100))
+    thread_id = fields.UUID(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(["corrected", "confirmed"]))
+    resolved_at = fields.AwareDateTime(required=True, format="iso")
+
+
+class MessagePostedV1(Schema):
+    """The fund posted a reply in a member's thread (messaging publishes it);
+    notifications tells the member a new message is waiting, never its content."""
+
+    thread_id = fields.UUID(required=True)
+    message_id = fields.UUID(required=True)
+    category = fields.String(required=True, validate=validate.OneOf(
+        ["cotisations", "retraite", "prevoyance", "compte", "autre"]))
+    posted_at = fields.AwareDateTime(required=True, format="iso")
+
+
 CONTRACTS: dict[tuple[str, int], type[Schema]] = {
     ("income_declared", 1): IncomeDeclaredV1,
     ("contributions_recalculated", 1): ContributionsRecalculatedV1,
@@ -213,6 +246,9 @@ CONTRACTS: dict[tuple[str, int], type[Schema]] = {
     ("account_locked", 1): AccountLockedV1,
     ("contact_details_changed", 1): ContactDetailsChangedV1,
     ("email_verification_requested", 1): EmailVerificationRequestedV1,
+    ("career_year_flagged", 1): CareerYearFlaggedV1,
+    ("career_review_resolved", 1): CareerReviewResolvedV1,
+    ("message_posted", 1): MessagePostedV1,
 }
 LATEST_VERSION = {etype: max(v for t, v in CONTRACTS if t == etype) for etype, _ in CONTRACTS}
 
