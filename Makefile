@@ -24,10 +24,9 @@ test: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-## make bench: latency of the chain and batch throughput (prints figures)
+## make bench: the benchmark suite, one table (JSON in var/bench/); ARGS=--quick for minutes
 bench: $(VENV)/.installed
-	$(PY) tests/bench/bench_rendering.py
-	$(PY) tests/bench/bench_chain.py $(ARGS)
+	$(PY) tests/bench/run.py $(ARGS)
 
 ## make load: 50 concurrent members for two minutes (requests/s, p50/p95/p99, errors)
 load: $(VENV)/.installed

@@ -16,6 +16,7 @@ from eventlet.event import Event as GreenEvent
 from nameko.extensions import DependencyProvider
 
 from . import outbox
+from . import rpc as _lean_rpc  # noqa: F401 - transient RPC messages in every service
 from .broker import EventPublisher
 from .db import Database
 

@@ -13,6 +13,7 @@ strings with two places, dates as ISO strings.
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -274,6 +275,14 @@ def _json_ready(value):
     return value
 
 
+@functools.cache
+def _schema(contract: type[Schema]) -> Schema:
+    """One instance per contract: building a marshmallow schema deep-copies
+    its fields (a large share of an event's cost); an instance holds no
+    per-call state, so every greenthread may share it."""
+    return contract()
+
+
 def new_event(type: str, payload: dict, *, member_id: str | None,
               correlation_id: str | None = None, cause: Event | None = None,
               event_id: str | None = None, occurred_at: datetime | None = None) -> dict:
@@ -285,7 +294,7 @@ def new_event(type: str, payload: dict, *, member_id: str | None,
     version = LATEST_VERSION.get(type)
     if version is None:
         raise InvalidEvent(f"unknown event type {type!r}")
-    schema = CONTRACTS[(type, version)]()
+    schema = _schema(CONTRACTS[(type, version)])
     try:
         wire_payload = schema.dump(payload)
     except (ValueError, TypeError, ArithmeticError, AttributeError) as exc:
@@ -304,7 +313,7 @@ def new_event(type: str, payload: dict, *, member_id: str | None,
         "member_id": member_id,
         "payload": wire_payload,
     }
-    errors = EnvelopeSchema().validate(envelope)
+    errors = _schema(EnvelopeSchema).validate(envelope)
     if errors:
         raise InvalidEvent(f"invalid {type} envelope: {errors}")
     return envelope
@@ -315,14 +324,14 @@ def parse_event(body) -> Event:
     if not isinstance(body, dict):
         raise InvalidEvent(f"event body must be a JSON object, got {type(body).__name__}")
     try:
-        envelope = EnvelopeSchema().load(body)
+        envelope = _schema(EnvelopeSchema).load(body)
     except ValidationError as exc:
         raise InvalidEvent(f"invalid envelope: {exc.messages}") from None
     contract = CONTRACTS.get((envelope["type"], envelope["version"]))
     if contract is None:
         raise InvalidEvent(f"unknown event type/version {envelope['type']!r} v{envelope['version']}")
     try:
-        payload = contract().load(envelope["payload"])
+        payload = _schema(contract).load(envelope["payload"])
     except ValidationError as exc:
         raise InvalidEvent(f"invalid {envelope['type']} payload: {exc.messages}") from None
     return Event(

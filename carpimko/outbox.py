@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, select
+from sqlalchemy import DateTime, Index, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 PENDING = "pending"
@@ -52,18 +52,19 @@ def relay_batch(database, outbox_model, publish, limit: int = 200) -> int:
     of a service) share the work without publishing a row twice.
     """
     with database.transaction() as session:
-        rows = session.scalars(
-            select(outbox_model)
+        rows = session.execute(
+            select(outbox_model.id, outbox_model.body)
             .where(outbox_model.status == PENDING)
             .order_by(outbox_model.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-        now = datetime.now(timezone.utc)
         for row in rows:
             publish(json.loads(row.body))
-            row.status = PUBLISHED
-            row.published_at = now
+        if rows:  # one statement for the batch, not one per row
+            session.execute(update(outbox_model)
+                            .where(outbox_model.id.in_([row.id for row in rows]))
+                            .values(status=PUBLISHED, published_at=datetime.now(timezone.utc)))
         return len(rows)
 
 

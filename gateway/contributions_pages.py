@@ -118,7 +118,7 @@ def set_mandate(ctx, request):
 def _schedules_for(ctx, session) -> dict | None:
     if session["member"]["status"] == "survivor":
         return None
-    overview = ctx.backends.call("contributions", "schedules", session["member"]["file_number"])
+    overview = ctx.backends.read("contributions", "schedules", session["member"]["file_number"])
     return overview if overview["schedules"] else None
 
 

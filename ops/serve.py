@@ -23,8 +23,22 @@ from .registry import service_class  # noqa: E402
 log = logging.getLogger("carpimko.serve")
 
 
+def _profiler(name: str):
+    """``CARPIMKO_PROFILE_DIR`` set: profile this process (cProfile) and write
+    ``<dir>/<name>-<pid>.prof`` when it stops (see docs/benchmarks.md)."""
+    folder = os.environ.get("CARPIMKO_PROFILE_DIR")
+    if not folder:
+        return None
+    import cProfile
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return lambda: (profiler.disable(), os.makedirs(folder, exist_ok=True),
+                    profiler.dump_stats(os.path.join(folder, f"{name}-{os.getpid()}.prof")))
+
+
 def serve(name: str) -> int:
     logs.setup(name)
+    stop_profiling = _profiler(name)
     settings = config.load()
     db_service = name if name != "gateway" else None
     runner = ServiceRunner(settings.nameko_config(db_service))
@@ -59,6 +73,8 @@ def serve(name: str) -> int:
         log.warning("%s: in-flight work did not finish in %.0fs; killing", name, timeout)
         runner.kill()
     log.info("%s stopped", name)
+    if stop_profiling:
+        stop_profiling()
     return 0
 
 

@@ -23,6 +23,7 @@ from .models import Member, WebSession
 
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=12)
+IDLE_REFRESH = timedelta(seconds=30)  # see resolve()
 
 
 def _token_hash(token: str) -> str:
@@ -78,7 +79,11 @@ def open_session(session: Session, member: Member, hours: int,
 def resolve(session: Session, token: str) -> dict | None:
     """The live session of ``token`` (its idle clock restarted), or None; a
     session idle for longer than ``IDLE`` or older than its absolute expiry is
-    ended."""
+    ended.
+
+    The idle clock is restarted at most every ``IDLE_REFRESH``: every page
+    asks for its session, and a write (a WAL flush) per page would cost more
+    than the page; the idle limit is then exact to within ``IDLE_REFRESH``."""
     if not token or len(token) > 200:
         return None
     row = session.get(WebSession, _token_hash(token))
@@ -89,7 +94,8 @@ def resolve(session: Session, token: str) -> dict | None:
     if _aware(row.expires_at) < now or last_seen + IDLE < now:
         session.delete(row)
         return None
-    row.last_seen_at = now
+    if now - last_seen >= IDLE_REFRESH:
+        row.last_seen_at = now
     member = session.get(Member, row.file_number)
     return {"csrf_token": row.csrf_token, "member": member_summary(member)}
 

@@ -20,6 +20,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from carpimko import files
+
 
 class StoredContentCorrupted(Exception):
     """What was read back does not have the hash it is stored under."""
@@ -72,7 +74,7 @@ class FilesystemStore(DocumentStore):
             with os.fdopen(fd, "wb") as fh:
                 fh.write(content)
                 fh.flush()
-                os.fsync(fh.fileno())
+                files.fsync(fh.fileno())
             os.chmod(tmp, 0o444)
             os.replace(tmp, path)
         except BaseException:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 
+from carpimko import files
+
 
 def letter_path(root: Path, day: date, notification_id: str) -> Path:
     return root / day.isoformat() / f"{notification_id}.pdf"
@@ -26,7 +28,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
         fh.flush()
-        os.fsync(fh.fileno())
+        files.fsync(fh.fileno())
     os.replace(tmp, path)
 
 

@@ -108,11 +108,21 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--service", type=int, default=0, help="members recalculated through the service layer")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     members = population(args.members)
     rounds = [run(members) for _ in range(args.rounds)]
     wall = min(r[0] for r in rounds)
     cpu = min(r[1] for r in rounds)
+    if args.json:  # for tests/bench/run.py
+        import json
+        figures = {"member_years": args.members, "per_second_wall": args.members / wall,
+                   "per_cpu_second": args.members / cpu}
+        if args.service:
+            figures["service_members_per_second"] = args.service / run_service(args.service,
+                                                                               args.database_url)
+        print(json.dumps(figures))
+        return 0
     print(f"pure calculation: {args.members} member-years, best of {args.rounds}: {wall:.2f} s wall "
           f"= {args.members / wall:,.0f} member-years/s; {cpu:.2f} s CPU = {args.members / cpu:,.0f} "
           f"member-years per CPU-second on one core (target >= 20,000)")

@@ -1,6 +1,6 @@
 """Rendering throughput of the contribution statement (not a test: a plain script).
 
-    .venv/bin/python tests/bench/bench_rendering.py [count]
+    .venv/bin/python tests/bench/bench_rendering.py [count] [--json]
 
 Renders `count` (default 500) distinct one-page statements, each with its own
 verification code and QR code, fonts embedded, in ONE process (one core),
@@ -73,7 +73,9 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    as_json = "--json" in sys.argv
+    args = [a for a in sys.argv[1:] if a != "--json"]
+    count = int(args[0]) if args else 500
     for index in range(WARMUP):
         render_contribution_statement(statement(index))
     render_letter({
@@ -101,6 +103,12 @@ def main() -> None:
     _, peak_alloc = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
+    if as_json:  # for tests/bench/run.py
+        import json
+        print(json.dumps({"statements": count, "per_second_wall": count / wall,
+                          "per_second_cpu": count / cpu, "p95_ms": percentile(timings, 0.95),
+                          "peak_rss_mib": peak_rss_mib, "peak_alloc_kib": peak_alloc / 1024}))
+        return
     try:
         import _rl_accel  # noqa: F401
         accel = "rl-accel C extension"

@@ -30,7 +30,8 @@ def run_locust(host: str, users: int, spawn_rate: int, duration: str, workdir: P
         "p95_ms": float(total["95%"]),
         "p99_ms": float(total["99%"]),
         "by_endpoint": {name: {"requests": int(r["Request Count"]), "failures": int(r["Failure Count"]),
-                               "p95_ms": float(r["95%"])}
+                               "p50_ms": float(r["50%"]), "p95_ms": float(r["95%"]),
+                               "p99_ms": float(r["99%"]), "rps": float(r["Requests/s"])}
                         for name, r in rows.items() if name != "Aggregated"},
         "failure_details": failures,
         "exit_code": result.returncode,

@@ -107,6 +107,24 @@ def test_idle_session_ends_after_30_minutes(accounts_db):
         assert row_of(session, token) is None  # ended server side
 
 
+def test_a_busy_session_is_not_rewritten_on_every_page(accounts_db):
+    token = login(accounts_db)["token"]
+    seen = datetime.now(timezone.utc) - timedelta(seconds=10)
+    with accounts_db.transaction() as session:
+        row_of(session, token).last_seen_at = seen
+    with accounts_db.transaction() as session:
+        assert authentication.resolve(session, token) is not None
+        assert not session.dirty  # nothing to write: the idle clock is recent enough
+    with accounts_db.transaction() as session:
+        assert row_of(session, token).last_seen_at.replace(tzinfo=timezone.utc) == seen
+        row_of(session, token).last_seen_at = seen - authentication.IDLE_REFRESH
+    with accounts_db.transaction() as session:
+        authentication.resolve(session, token)
+    with accounts_db.transaction() as session:
+        refreshed = row_of(session, token).last_seen_at.replace(tzinfo=timezone.utc)
+        assert datetime.now(timezone.utc) - refreshed < timedelta(seconds=5)
+
+
 def test_log_out_everywhere(accounts_db):
     tokens = [login(accounts_db)["token"] for _ in range(3)]
     with accounts_db.transaction() as session:
