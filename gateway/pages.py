@@ -31,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 
 from carpimko.errors import InvalidRequest, ServiceUnavailable, Unauthorized
 
-from . import api, charts, messages, openapi, web
+from . import api, charts, messages, openapi, progress, web
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,12 @@ def logout(ctx, request):
 
 
 def home(ctx, request):
+    """The dashboard, in as few round trips as the page allows: the session,
+    then declarations, documents and every block side by side, then (only
+    when the latest declaration already has its statement) whether the member
+    was told. The latest declaration's progress is read off the lists rather
+    than asked again (profiled: each RPC costs the gateway, RabbitMQ and the
+    callee a few milliseconds of CPU)."""
     session = api.require_session(ctx, request)
     file_number = session["member"]["file_number"]
     pool = eventlet.GreenPool(2 + len(DASHBOARD_BLOCKS))  # the services answer side by side
@@ -124,11 +130,11 @@ def home(ctx, request):
     pending_blocks = {name: pool.spawn(_optional, load, ctx, session)
                       for name, load in DASHBOARD_BLOCKS.items()}
     declarations = _optional(ctx.backends.call, "contributions", "list_declarations", file_number)
+    documents = pending_docs.wait()
     latest = None
     if declarations and declarations != UNAVAILABLE:
-        latest = _optional(api.declaration_with_progress, ctx, file_number, declarations[0]["id"])
+        latest = _latest_progress(ctx, file_number, declarations[0], documents)
     points = charts.points_from_declarations(declarations) if declarations != UNAVAILABLE else []
-    documents = pending_docs.wait()
     blocks = {name: pending.wait() for name, pending in pending_blocks.items()}
     return web.render("home.html", declarations=declarations if declarations == UNAVAILABLE
                       else declarations[:10],
@@ -137,6 +143,22 @@ def home(ctx, request):
                       chart=charts.income_and_contributions(points) if points else None,
                       legend=charts.LEGEND, blocks=blocks, UNAVAILABLE=UNAVAILABLE,
                       **_member_context(session))
+
+
+def _latest_progress(ctx, file_number: str, declaration: dict, documents):
+    """The latest declaration with its steps, from the lists already read;
+    notifications is asked only once there is a statement to announce."""
+    if documents == UNAVAILABLE:
+        return _optional(api.declaration_with_progress, ctx, file_number, declaration["id"])
+    own = [d for d in documents if d.get("correlation_id") == declaration["id"]]
+    notifications = []
+    if any(d["kind"] == "contribution_statement" for d in own):
+        notifications = _optional(ctx.backends.call, "notifications", "for_correlation",
+                                  file_number, declaration["id"])
+        if notifications == UNAVAILABLE:
+            return UNAVAILABLE
+    steps = progress.declaration_progress(declaration, own, notifications)
+    return {**declaration, "steps": steps, "complete": progress.is_complete(steps)}
 
 
 def api_docs(ctx, request):
