@@ -129,3 +129,18 @@ def test_statement_request_publishes_the_record(contributions):
     assert [y["year"] for y in event["payload"]["years"]] == [2024, 2025, 2026]
     assert event["payload"]["years"][0]["rb_points"] == "457.21"
     spy.close()
+
+
+def test_advisor_command_records_a_credit_and_refuses_bad_input(contributions, capsys):
+    from ops import career_ops
+    config, _ = contributions
+    assert career_ops.credit(config["AMQP_URI"], "1234567", "advisor.durand", incapacity_year=2026, months=8) == 0
+    assert "incapacity exemption (8 months) credited in 2026 by advisor.durand" in capsys.readouterr().out
+    assert career_ops.credit(config["AMQP_URI"], "1234567", "advisor.durand", incapacity_year=2026, months=4) == 2
+    assert "at least 6 months" in capsys.readouterr().err
+    assert career_ops.credit(config["AMQP_URI"], "1234567", "advisor.durand", childbirth_date="2026-02-30") == 2
+    assert "not a date" in capsys.readouterr().err
+    assert career_ops.credit(config["AMQP_URI"], "7777777", "advisor.durand", childbirth_date="2026-02-03") == 2
+    with ServiceRpcProxy("contributions", config) as rpc:
+        year = next(y for y in rpc.career_record("1234567")["years"] if y["year"] == 2026)
+    assert year["quarters"] == 4 and year["rb_points"] == "441.12"  # the income earned more than 400
