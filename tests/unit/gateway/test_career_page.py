@@ -66,7 +66,7 @@ def test_page_renders_the_record_estimate_and_forms():
     assert "en cours de vérification depuis le" in html  # 2026 is under review: no form
     assert 'action="/ma-carriere/2024/signaler"' in html and 'action="/ma-carriere/2026/signaler"' not in html
     assert 'label for="comment-2024"' in html and 'href="/messages"' in html
-    assert "64 ans" in html and "172 trimestres" in html and "12 trimestre(s) manquant(s) : −15&nbsp;%" in html
+    assert "64 ans" in html and "172 trimestres" in html and "−15&nbsp;% sur la base (12 trimestre(s) manquant(s))" in html
     assert "600,92" in html and "Seuls les trimestres et points acquis à la Carpimko" in html
     assert 'action="/ma-carriere/releve"' in html and "<script" not in html
     assert "Ce qui change" not in html
