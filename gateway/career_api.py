@@ -60,6 +60,13 @@ def estimate_for(ctx, file_number: str, what_if: dict | None) -> dict:
     return call(ctx, "retirement_estimate", file_number, birth_date, what_if or None)
 
 
+class StatementBodySchema(Schema):
+    """Nothing to send (``{}``): what the statement holds is the record itself."""
+
+    class Meta:
+        unknown = RAISE
+
+
 class FlagSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -97,7 +104,10 @@ def flag(ctx, request, year: int) -> Response:
 def request_statement(ctx, request) -> Response:
     """``POST /api/v1/career/statement``: the career statement PDF is prepared and appears in the documents."""
     file_number = _file_number(ctx, request)
-    web.json_body(request)  # same checks as every POST (JSON, size); the body may be {}
+    try:
+        StatementBodySchema().load(web.json_body(request))
+    except ValidationError as exc:
+        raise InvalidRequest("invalid request", messages.translate_field_errors(exc.messages)) from None
     return web.json_response(call(ctx, "request_career_statement", file_number), status=202)
 
 
@@ -161,5 +171,5 @@ openapi.register("POST", "/api/v1/career/years/<int:year>/flag", summary="Flag a
                  tag="Carrière", body=FlagSchema, responses={201: FlagViewSchema}, errors=(404, 409),
                  description="Opens a message thread with the fund; send the supporting documents there.")
 openapi.register("POST", "/api/v1/career/statement", summary="Ask for the career statement (PDF)",
-                 tag="Carrière", responses={202: StatementRequestSchema},
+                 tag="Carrière", body=StatementBodySchema, responses={202: StatementRequestSchema},
                  description="The statement appears in the documents (`GET /api/v1/documents`) within seconds.")

@@ -16,22 +16,38 @@ def _page(ctx, session, args: dict, status: int = 200, flag_errors: dict | None 
     record = call(ctx, "career_record", file_number)
     values = {name: (args.get(name) or "").strip() for name in WHAT_IF_PARAMS}
     errors: dict = {}
+    estimate, estimate_problem = None, None
     try:
         estimate = estimate_for(ctx, file_number, what_if_args(args))
     except InvalidRequest as exc:
-        fields = exc.fields if exc.fields and all(isinstance(v, list) for v in exc.fields.values()) else {}
-        errors = {name: problems[0] for name, problems in fields.items()}
-        estimate = estimate_for(ctx, file_number, None)
-        status = 400
+        if "birth_date" in exc.fields:  # no estimate possible (birth date outside the age table): say so
+            estimate_problem = exc.fields["birth_date"][0]
+        else:
+            errors = {name: problems[0] for name, problems in exc.fields.items()}
+            estimate = estimate_for(ctx, file_number, None)
+            status = 400
     return web.render("career/career.html", status=status, record=record, estimate=estimate,
+                      estimate_problem=estimate_problem,
                       chart=charts.quarters_and_points(record["years"]), legend=charts.CAREER_LEGEND,
                       values=values, errors=errors, flag_errors=flag_errors or {}, flag_values=flag_values or {},
                       notice=notice, member=session["member"], csrf_token=session["csrf_token"])
 
 
+def _contributors_only(session: dict):
+    """Survivors and annuitants have no career record of their own here."""
+    if session["member"]["status"] == "survivor":
+        return web.render("error.html", status=403, status_code=403, code="not_a_contributor",
+                          message=messages.error("not_a_contributor"), member=session["member"],
+                          csrf_token=session["csrf_token"])
+    return None
+
+
 def career(ctx, request):
     """``GET /ma-carriere``."""
     session = api.require_session(ctx, request)
+    refused = _contributors_only(session)
+    if refused is not None:
+        return refused
     notice = None
     career_messages = messages.catalogue()["career"]
     flagged = request.args.get("signale", "")

@@ -144,6 +144,7 @@ def quarters_and_points(years: list[dict], title_id: str = "career-chart-title",
     panel_h = (CAREER_HEIGHT - TOP - BOTTOM - PANEL_GAP) / 2
     slot = plot_w / max(len(years), 1)
     bar = min(40.0, slot * 0.5)
+    crowded = slot < 40  # more than a dozen years: labels on every bar would overlap
     top_points = _nice_max(max((Decimal(y["rb_points"]) for y in years), default=Decimal(0)))
     desc = "; ".join(
         f"{y['year']}{' (provisoire)' if y['status'] == 'provisional' else ''} : {y['quarters']} trimestre(s), "
@@ -176,11 +177,15 @@ def quarters_and_points(years: list[dict], title_id: str = "career-chart-title",
             out.append(f'<rect x="{x:.1f}" y="{bottom - height:.1f}" width="{bar:.1f}" height="{height:.1f}" '
                        f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"><title>{y["year"]}, '
                        f'{heading.lower()} : {escape(label(value))}</title></rect>')
+            if crowded:  # the figure stays in the bar's <title>, the description and the table
+                continue
             out.append(f'<text x="{x + bar / 2:.1f}" y="{bottom - height - 5:.1f}" text-anchor="middle" '
                        f'fill="#1d1d1b">{escape(label(value))}</text>')
         out.append(f'<line x1="{LEFT}" y1="{bottom:.1f}" x2="{WIDTH - RIGHT}" y2="{bottom:.1f}" '
                    f'stroke="#1d1d1b" stroke-width="1.5"/>')
     for index, y in enumerate(years):
+        if crowded and index % 5 and index != len(years) - 1:
+            continue  # a long career: one year label in five
         cx = LEFT + slot * index + slot / 2
         out.append(f'<text x="{cx:.1f}" y="{CAREER_HEIGHT - BOTTOM + 18}" text-anchor="middle" '
                    f'font-weight="bold" fill="#1d1d1b">{y["year"]}</text>')

@@ -12,6 +12,7 @@ Where the data comes from:
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -26,6 +27,8 @@ from carpimko.events import Event, new_event
 from .domain.career import parameters as career_parameters
 from .domain.career import retirement, rights
 from .models import Assessment, CareerCredit, CareerFlag, Contributor, Declaration, Inbox, Outbox, Payment
+
+log = logging.getLogger(__name__)
 
 RESOLVED_CONSUMER = "contributions.on_career_review_resolved"
 MAX_COMMENT = 4000
@@ -373,6 +376,8 @@ def flag_year(session: Session, file_number: str, year, comment, today: date) ->
         errors["comment"] = [f"too long: at most {MAX_COMMENT} characters"]
     if errors:
         raise InvalidRequest("invalid flag", errors)
+    # the contributor's row serialises two flags of the same member (a double click): one open flag per year
+    session.get(Contributor, file_number, with_for_update=True)
     views, _ = record_years(session, file_number, today)
     if year not in {v["year"] for v in views}:
         raise InvalidRequest("no such year in the record", {"year": [f"{year} is not in your career record"]})
@@ -399,6 +404,8 @@ def resolve_review(session: Session, event: Event) -> bool:
     p = event.payload
     flag = session.get(CareerFlag, str(p["flag_id"]))
     if flag is None or flag.file_number != event.member_id:
+        log.warning("career_review_resolved for an unknown flag %s of member %s: ignored",
+                    p["flag_id"], event.member_id)
         return False
     flag.status = "resolved"
     flag.outcome = p["outcome"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+from datetime import date
 
 import pytest
 import requests
@@ -30,7 +31,8 @@ def portal(container_factory, make_config):
     contributions = make_config("contributions", CONTRIBUTIONS_TODAY="2026-11-28")
     documents = make_config("documents")
     factories.add_member(accounts["DATABASE_URL"], "1234567", first_name="Claire", last_name="Martin")
-    factories.add_member(accounts["DATABASE_URL"], "7654321")
+    factories.add_member(accounts["DATABASE_URL"], "7654321", birth_date=date(1950, 3, 1))
+    factories.add_member(accounts["DATABASE_URL"], "123456789", status="survivor")
     factories.add_contributor(contributions["DATABASE_URL"], "1234567", conventionne=False)
     factories.add_contributor(contributions["DATABASE_URL"], "7654321", conventionne=False)
     container_factory(AccountsService, accounts).start()
@@ -84,8 +86,22 @@ def test_career_api(portal):
     assert s.post(f"{base}/api/v1/career/years/2024/flag", json={"note": "x"}).status_code == 400
     spy.close()
 
+    assert s.post(f"{base}/api/v1/career/statement", json={"format": "pdf"}).status_code == 400
+    assert s.post(f"{base}/api/v1/career/statement", data="{}").status_code == 415
+    asked = s.post(f"{base}/api/v1/career/statement", json={})
+    assert asked.status_code == 202 and asked.json()["request_id"]
+
     other = login(base, "7654321")
     assert other.get(f"{base}/api/v1/career").json()["years"] == []
+    # born in 1950: outside the age table, said in French on the field
+    too_old = other.get(f"{base}/api/v1/career/estimate")
+    assert too_old.status_code == 400
+    assert too_old.json()["error"]["fields"]["birth_date"] == [
+        "Votre date de naissance n'est pas couverte par le barème de l'âge légal : contactez-nous."]
+    page = other.get(f"{base}/ma-carriere")
+    assert page.status_code == 200 and "pas couverte par le barème" in page.text and "Et si" not in page.text
+    survivor = login(base, "123456789")
+    assert survivor.get(f"{base}/ma-carriere").status_code == 403
 
 
 def test_page_and_statement_pdf(portal):

@@ -90,3 +90,21 @@ def test_form_errors_are_tied_to_their_fields():
                   flag_errors={2024: "Expliquez en quelques mots ce qui vous paraît inexact."})
     assert 'aria-invalid="true" aria-describedby="break_to-error"' in html
     assert 'id="comment-2024-error"' in html and "<details id=\"signaler-2024\" open>" in html
+
+
+def test_a_long_career_keeps_the_chart_readable():
+    years = [{**YEARS[0], "year": 1990 + i, "credits": []} for i in range(36)]
+    svg = str(charts.quarters_and_points(years))
+    assert svg.count("<rect ") == 1 + 72  # pattern + two bars a year, each with its <title>
+    assert ">1990<" in svg and ">1995<" in svg and ">1991<" not in svg and ">2025<" in svg
+    assert ">557,21<" not in svg and "2025 : 4 trimestre(s), 557,21 points de base" in svg
+
+
+def test_no_estimate_possible_is_said():
+    record = {"file_number": "1234567", "as_of": "2026-11-28", "conventionne": False, "years": [],
+              "totals": {"quarters": 0, "rb_points": "0.00", "rc_points": "0.00", "asv_points": "0.00"}}
+    html = web.render("career/career.html", record=record, estimate=None, estimate_problem="Contactez-nous.",
+                      chart="", legend="", values={}, errors={}, flag_errors={}, flag_values={}, notice=None,
+                      member={"full_name": "M. X", "file_number": "1234567", "status": "retired"},
+                      csrf_token="t").get_data(as_text=True)
+    assert "Contactez-nous." in html and "Et si" not in html and "Aucune année n'est encore enregistrée" in html
