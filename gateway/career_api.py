@@ -17,7 +17,7 @@ _CAREER_FIELD_RULES = (
     ("must be a year", "year"), ("required for a career break", "break_both"),
     ("before the first year", "break_order"), ("past childbirth", "past_childbirth"),
     ("not in your career record", "unknown_year"), ("already under review", "under_review"),
-    ("birth date before", "birth_date"), ("at most 4000 characters", "comment_too_long"),
+    ("birth date before", "birth_date"), ("no later than", "too_late"), ("at most 4000 characters", "comment_too_long"),
 )
 
 

@@ -204,7 +204,9 @@ def parse_what_if(data: dict | None, today: date) -> retirement.Scenario | None:
     if "future_income" in data:
         try:
             income = Decimal(str(data["future_income"]))
-            if not income.is_finite() or income < 0:
+            if not income.is_finite():
+                errors["future_income"] = ["not a decimal amount"]
+            elif income < 0:
                 errors["future_income"] = ["must not be negative"]
             elif income >= MAX_INCOME:
                 errors["future_income"] = ["too large: at most 99 999 999.99"]
@@ -224,6 +226,9 @@ def parse_what_if(data: dict | None, today: date) -> retirement.Scenario | None:
     chosen = _date(data.get("retirement_date"), "retirement_date", errors)
     if chosen is not None and chosen.day != 1:
         errors["retirement_date"] = ["a pension starts on the first day of a month"]
+    for name, day in (("maternity_date", maternity), ("retirement_date", chosen)):
+        if day is not None and name not in errors and day.year > today.year + 60:
+            errors[name] = [f"no later than {today.year + 60}"]
     if errors:
         raise InvalidRequest("invalid what-if", errors)
     return retirement.Scenario(future_income=income, break_from=break_from, break_to=break_to,

@@ -202,3 +202,23 @@ def test_overlapping_cohorts_are_refused(tmp_path):
             'born_from = "1958-01-01"', 'born_from = "1957-06-01"'))
     with pytest.raises(parameters.ParameterFileError, match="overlaps"):
         parameters.load_retirement_rules(tmp_path)
+
+
+# -- what-if input (service layer) -------------------------------------------------------------------------------
+
+def test_what_if_input_is_validated_all_at_once():
+    from carpimko.errors import InvalidRequest
+    from services.contributions import career
+    today = date(2026, 11, 28)
+    assert career.parse_what_if({"future_income": "", "break_from": None}, today) is None
+    scenario = career.parse_what_if({"future_income": "35000.50", "break_from": "2027", "break_to": "2028",
+                                     "maternity_date": "2027-05-02", "retirement_date": "2045-07-01"}, today)
+    assert (scenario.future_income, scenario.break_from, scenario.break_to) == (D("35000.50"), 2027, 2028)
+    with pytest.raises(InvalidRequest) as bad:
+        career.parse_what_if({"future_income": "1.234", "break_from": "2027", "maternity_date": "2020-01-01",
+                              "retirement_date": "9999-01-01", "colour": "red"}, today)
+    assert set(bad.value.fields) == {"future_income", "break_to", "maternity_date", "retirement_date", "colour"}
+    with pytest.raises(InvalidRequest) as bad:
+        career.parse_what_if({"break_from": "2030", "break_to": "2028", "future_income": "abc"}, today)
+    assert bad.value.fields == {"break_to": ["must not be before the first year of the break"],
+                                "future_income": ["not a decimal amount"]}
