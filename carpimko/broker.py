@@ -41,6 +41,9 @@ SUBSCRIPTIONS: list[tuple[str, str, str]] = [
     ("account_locked", "notifications", "on_account_locked"),
     ("email_verification_requested", "notifications", "on_email_verification_requested"),
     ("contact_details_changed", "notifications", "on_contact_details_changed"),
+    # career record (issue #6)
+    ("career_review_resolved", "contributions", "on_career_review_resolved"),
+    ("career_statement_requested", "documents", "on_career_statement_requested"),
 ]
 
 

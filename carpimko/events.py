@@ -233,6 +233,23 @@ class MessagePostedV1(Schema):
     posted_at = fields.AwareDateTime(required=True, format="iso")
 
 
+
+class CareerStatementYearV1(Schema):
+    year = fields.Integer(required=True, validate=validate.Range(min=1950, max=2100))
+    income = Money(required=True, allow_none=True)
+    quarters = fields.Integer(required=True, validate=validate.Range(min=0, max=4))
+    rb_points = Money(required=True)  # points, two decimals
+    rc_points = Money(required=True)
+
+
+class CareerStatementRequestedV1(Schema):
+    """A member asked for their career statement (contributions publishes it with the
+    record's figures); documents renders, stores and lists it (``career_statement``)."""
+
+    request_id = fields.UUID(required=True)
+    as_of = fields.Date(required=True)
+    years = fields.List(fields.Nested(CareerStatementYearV1), required=True)
+
 CONTRACTS: dict[tuple[str, int], type[Schema]] = {
     ("income_declared", 1): IncomeDeclaredV1,
     ("contributions_recalculated", 1): ContributionsRecalculatedV1,
@@ -250,6 +267,7 @@ CONTRACTS: dict[tuple[str, int], type[Schema]] = {
     ("career_year_flagged", 1): CareerYearFlaggedV1,
     ("career_review_resolved", 1): CareerReviewResolvedV1,
     ("message_posted", 1): MessagePostedV1,
+    ("career_statement_requested", 1): CareerStatementRequestedV1,
 }
 LATEST_VERSION = {etype: max(v for t, v in CONTRACTS if t == etype) for etype, _ in CONTRACTS}
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 from werkzeug.wrappers import Response
 
-from carpimko.errors import InvalidRequest, ServiceUnavailable, Unauthorized
+from carpimko.errors import InvalidRequest, NotFound, ServiceUnavailable, Unauthorized
 
 from . import api, messages, web
 
@@ -106,6 +106,12 @@ def personal_data(ctx, file_number: str) -> dict:
             export[key] = ctx.backends.call(service, method, file_number)
         except ServiceUnavailable:
             export[key] = {"unavailable": True}
+    try:  # the career record (issue #6): flagged years with their comments, credited periods
+        export["career"] = ctx.backends.call("contributions", "career_record", file_number)
+    except NotFound:  # not a contributor (survivor's pension, annuity)
+        export["career"] = None
+    except ServiceUnavailable:
+        export["career"] = {"unavailable": True}
     return export
 
 

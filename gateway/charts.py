@@ -127,3 +127,91 @@ LEGEND = Markup(
     f'<line x1="0" y1="0" x2="0" y2="6" stroke="{CONTRIB_INK}" stroke-width="3"/></pattern></defs>'
     f'<rect width="18" height="14" fill="url(#hatch-l)" stroke="{CONTRIB_INK}"/></svg> '
     'Cotisations (barre hachurée)</li></ul>')
+
+
+# -- career record (issue #6): quarters and base points per year ----------------------------------------------------
+
+CAREER_HEIGHT = 360
+PANEL_GAP = 40
+
+
+def quarters_and_points(years: list[dict], title_id: str = "career-chart-title",
+                        desc_id: str = "career-chart-desc") -> Markup:
+    """Two panels sharing the years: quarters validated (solid bars, 0 to 4) above, base-scheme points (hatched
+    bars) below; every bar carries its figure and a provisional year is marked "(prov.)" under its label, so
+    nothing is told by colour alone. The page shows the same figures as a table."""
+    plot_w = WIDTH - LEFT - RIGHT
+    panel_h = (CAREER_HEIGHT - TOP - BOTTOM - PANEL_GAP) / 2
+    slot = plot_w / max(len(years), 1)
+    bar = min(40.0, slot * 0.5)
+    crowded = slot < 40  # more than a dozen years: labels on every bar would overlap
+    top_points = _nice_max(max((Decimal(y["rb_points"]) for y in years), default=Decimal(0)))
+    desc = "; ".join(
+        f"{y['year']}{' (provisoire)' if y['status'] == 'provisional' else ''} : {y['quarters']} trimestre(s), "
+        f"{_points_text(y['rb_points'])} points de base" for y in years) or "Aucune année."
+    out = [f'<svg class="chart" viewBox="0 0 {WIDTH} {CAREER_HEIGHT}" role="img" '
+           f'aria-labelledby="{title_id} {desc_id}" xmlns="http://www.w3.org/2000/svg" '
+           f'font-family="system-ui, Arial, sans-serif" font-size="12">',
+           f'<title id="{title_id}">Trimestres validés et points du régime de base par année</title>',
+           f'<desc id="{desc_id}">{escape(desc)}</desc>',
+           '<defs><pattern id="hatch-points" width="6" height="6" patternUnits="userSpaceOnUse" '
+           'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
+           f'<line x1="0" y1="0" x2="0" y2="6" stroke="{CONTRIB_INK}" stroke-width="3"/></pattern></defs>']
+    panels = ((TOP, Decimal(4), "quarters", INCOME_FILL, INCOME_FILL, "Trimestres", lambda v: str(int(v))),
+              (TOP + panel_h + PANEL_GAP, top_points, "rb_points", "url(#hatch-points)", CONTRIB_INK,
+               "Points de base", _points_text))
+    for top, scale, key, fill, stroke, heading, label in panels:
+        bottom = top + panel_h
+        out.append(f'<text x="{LEFT}" y="{top - 8:.1f}" font-weight="bold" fill="#1d1d1b">{heading}</text>')
+        for i in range(5):
+            v = scale * i / 4
+            gy = bottom - float(v / scale) * panel_h if scale else bottom
+            out.append(f'<line x1="{LEFT}" y1="{gy:.1f}" x2="{WIDTH - RIGHT}" y2="{gy:.1f}" '
+                       f'stroke="#c4ccd6" stroke-width="1"/>')
+            out.append(f'<text x="{LEFT - 6}" y="{gy + 4:.1f}" text-anchor="end" fill="#1d1d1b">'
+                       f'{escape(label(v))}</text>')
+        for index, y in enumerate(years):
+            value = Decimal(str(y[key]))
+            x = LEFT + slot * index + slot / 2 - bar / 2
+            height = float(value / scale) * panel_h if scale else 0.0
+            out.append(f'<rect x="{x:.1f}" y="{bottom - height:.1f}" width="{bar:.1f}" height="{height:.1f}" '
+                       f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"><title>{y["year"]}, '
+                       f'{heading.lower()} : {escape(label(value))}</title></rect>')
+            if crowded:  # the figure stays in the bar's <title>, the description and the table
+                continue
+            out.append(f'<text x="{x + bar / 2:.1f}" y="{bottom - height - 5:.1f}" text-anchor="middle" '
+                       f'fill="#1d1d1b">{escape(label(value))}</text>')
+        out.append(f'<line x1="{LEFT}" y1="{bottom:.1f}" x2="{WIDTH - RIGHT}" y2="{bottom:.1f}" '
+                   f'stroke="#1d1d1b" stroke-width="1.5"/>')
+    for index, y in enumerate(years):
+        if crowded and index % 5 and index != len(years) - 1:
+            continue  # a long career: one year label in five
+        cx = LEFT + slot * index + slot / 2
+        out.append(f'<text x="{cx:.1f}" y="{CAREER_HEIGHT - BOTTOM + 18}" text-anchor="middle" '
+                   f'font-weight="bold" fill="#1d1d1b">{y["year"]}</text>')
+        if y["status"] == "provisional":
+            out.append(f'<text x="{cx:.1f}" y="{CAREER_HEIGHT - BOTTOM + 32}" text-anchor="middle" '
+                       f'fill="#1d1d1b">(prov.)</text>')
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+def _points_text(value) -> str:
+    """Points in French: 441.12 → "441,12", 500 → "500"."""
+    amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    text = f"{amount:f}"
+    if text.endswith(".00"):
+        text = text[:-3]
+    return text.replace(".", ",")
+
+
+CAREER_LEGEND = Markup(
+    '<ul class="chart-legend">'
+    '<li><svg width="18" height="14" aria-hidden="true" focusable="false"><rect width="18" height="14" '
+    f'fill="{INCOME_FILL}"/></svg> Trimestres validés (barre pleine, en haut)</li>'
+    '<li><svg width="18" height="14" aria-hidden="true" focusable="false"><defs><pattern id="hatch-pl" '
+    'width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+    '<rect width="6" height="6" fill="#ffffff"/>'
+    f'<line x1="0" y1="0" x2="0" y2="6" stroke="{CONTRIB_INK}" stroke-width="3"/></pattern></defs>'
+    f'<rect width="18" height="14" fill="url(#hatch-pl)" stroke="{CONTRIB_INK}"/></svg> '
+    'Points du régime de base (barre hachurée, en bas)</li></ul>')

@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from . import api, contributions_api, contributions_pages, notifications_pages, pages, web
 from . import documents_pages, verification
 from . import account_api, account_pages
+from . import career_api, career_pages
 from carpimko.observability import Observability
 
 from .backends import Backends
@@ -497,3 +498,39 @@ class GatewayService:
     @web.page_errors
     def page_not_found(self, request, path):
         return pages.not_found(self.ctx, request, path)
+
+    # -- career record and retirement estimate (issue #6): JSON API and "Ma carrière" ----------------------------
+    @http("GET", "/api/v1/career")
+    @web.api_errors
+    def api_career(self, request):
+        return career_api.record(self.ctx, request)
+
+    @http("GET", "/api/v1/career/estimate")
+    @web.api_errors
+    def api_career_estimate(self, request):
+        return career_api.estimate(self.ctx, request)
+
+    @http("POST", "/api/v1/career/years/<int:year>/flag")
+    @web.api_errors
+    def api_career_flag(self, request, year):
+        return career_api.flag(self.ctx, request, year)
+
+    @http("POST", "/api/v1/career/statement")
+    @web.api_errors
+    def api_career_statement(self, request):
+        return career_api.request_statement(self.ctx, request)
+
+    @http("GET", "/ma-carriere")
+    @web.page_errors
+    def my_career(self, request):
+        return career_pages.career(self.ctx, request)
+
+    @http("POST", "/ma-carriere/<int:year>/signaler")
+    @web.page_errors
+    def flag_career_year(self, request, year):
+        return career_pages.flag(self.ctx, request, year)
+
+    @http("POST", "/ma-carriere/releve")
+    @web.page_errors
+    def request_career_statement(self, request):
+        return career_pages.request_statement(self.ctx, request)

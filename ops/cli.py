@@ -75,6 +75,16 @@ def main(argv=None) -> int:
                        "(development only)")
     f.add_argument("--host", default="127.0.0.1"); f.add_argument("--port", type=int, default=9090)
 
+    p = sub.add_parser("career", help="career record (advisor operations)")
+    csub = p.add_subparsers(dest="action", required=True)
+    c = csub.add_parser("credit", help="record a period credited without income, on proof")
+    c.add_argument("file_number"); c.add_argument("--advisor", required=True)
+    kind = c.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--maternity", metavar="CHILDBIRTH_DATE", help="YYYY-MM-DD: 100 base points that year")
+    kind.add_argument("--incapacity", metavar="YEAR", type=int,
+                      help="an incapacity exemption that year (with --months, at least 6)")
+    c.add_argument("--months", type=int, help="months of incapacity in the year")
+
     args = parser.parse_args(argv)
     if args.command == "franceconnect-dev":
         from ops import franceconnect_dev
@@ -113,6 +123,13 @@ def main(argv=None) -> int:
         if args.action == "add-staff":
             return accounts_ops.add_staff(settings.amqp_uri, args.login, args.name, args.role)
         return accounts_ops.unlock(settings.amqp_uri, args.file_number, args.advisor)
+    if args.command == "career":
+        from ops import career_ops
+        if args.incapacity is not None and args.months is None:
+            parser.error("--incapacity needs --months")
+        return career_ops.credit(settings.amqp_uri, args.file_number, args.advisor,
+                                 childbirth_date=args.maternity, incapacity_year=args.incapacity,
+                                 months=args.months)
     if args.command == "demo-data":
         from ops import demo_data
         print(demo_data.seed(settings))

@@ -145,6 +145,13 @@ def contact_details(session: Session, file_number: str) -> dict:
     }
 
 
+def birth_date(session: Session, file_number: str) -> str:
+    member = session.get(Member, file_number)
+    if member is None:
+        raise NotFound(f"no member {file_number}", {})
+    return member.birth_date.isoformat()
+
+
 def _aware(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; every stored datetime is UTC.
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

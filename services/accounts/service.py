@@ -99,6 +99,13 @@ class AccountsService:
         with self.db.transaction() as session:
             return authentication.contact_details(session, file_number)
 
+    @rpc
+    def birth_date(self, file_number):
+        """The member's birth date (ISO), for the retirement estimate (issue #6): accounts owns identity data,
+        contributions asks nothing more than this."""
+        with self.db.transaction() as session:
+            return authentication.birth_date(session, file_number)
+
     # -- first login / forgotten password ------------------------------------------
     @rpc
     def request_password_reset(self, file_number, client=None):

@@ -151,3 +151,39 @@ class Mandate(Base):
     bic: Mapped[str] = mapped_column(String(11))
     holder: Mapped[str] = mapped_column(String(120))
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# -- career record (issue #6) ---------------------------------------------------------------------------------------
+
+
+class CareerCredit(Base):
+    """A period credited without income, recorded by an advisor (``carpimko career credit``) on proof:
+    ``maternity`` (the childbirth date) or ``incapacity`` (months of incapacity in the year, at least 6)."""
+
+    __tablename__ = "career_credits"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    file_number: Mapped[str] = mapped_column(String(9), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int] = mapped_column(Integer)
+    childbirth_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    months: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CareerFlag(Base):
+    """A member says a year of the record is wrong: ``under_review`` until messaging reports the advisor's
+    answer (``career_review_resolved``), then ``resolved`` with its outcome (corrected / confirmed)."""
+
+    __tablename__ = "career_flags"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the flag_id of the events
+    file_number: Mapped[str] = mapped_column(String(9), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))  # under_review, resolved
+    flagged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    thread_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -12,7 +12,7 @@ from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.handlers import reliable_event_handler
 
-from . import declarations, overview, payments, simulations
+from . import career, declarations, overview, payments, simulations
 from .domain import parameters
 from .models import Outbox
 
@@ -108,6 +108,49 @@ class ContributionsService:
         if explained:
             return simulations.simulate_explained(year, income, conventioned_income, activity_start)
         return simulations.simulate(year, income, conventioned_income, activity_start)
+
+    # -- career record and retirement estimate (issue #6) ------------------------------------------------------
+    @rpc
+    def career_record(self, file_number, as_of=None):
+        """Each year: income, contributions called and paid, quarters, points, credited periods, flag, and whether
+        it is provisional or final."""
+        with self.db.transaction() as session:
+            return career.record(session, file_number, self._today(as_of))
+
+    @rpc
+    def retirement_estimate(self, file_number, birth_date, what_if=None, as_of=None):
+        """Legal age, full-rate date and the monthly pension estimated at the legal date, the full-rate date and
+        67; with ``what_if`` (future income, a career break, a maternity, another date) the what-if next to it.
+        ``birth_date`` comes from accounts (the gateway asks it)."""
+        with self.db.transaction() as session:
+            return career.estimate(session, file_number, birth_date, self._today(as_of), what_if)
+
+    @rpc
+    def flag_career_year(self, file_number, year, comment, as_of=None):
+        with self.db.transaction() as session:
+            view = career.flag_year(session, file_number, year, comment, self._today(as_of))
+        self.outbox.nudge()
+        return view
+
+    @reliable_event_handler("career_review_resolved")
+    def on_career_review_resolved(self, event):
+        with self.db.transaction() as session:
+            career.resolve_review(session, event)
+
+    @rpc
+    def record_career_credit(self, file_number, kind, year=None, childbirth_date=None, months=None,
+                             recorded_by=None):
+        """An advisor records a period credited without income (``carpimko career credit``)."""
+        with self.db.transaction() as session:
+            return career.record_credit(session, file_number, kind, year=year, childbirth_date=childbirth_date,
+                                        months=months, recorded_by=recorded_by)
+
+    @rpc
+    def request_career_statement(self, file_number, as_of=None):
+        with self.db.transaction() as session:
+            view = career.request_statement(session, file_number, self._today(as_of))
+        self.outbox.nudge()
+        return view
 
     @rpc
     def health(self):

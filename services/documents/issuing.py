@@ -150,3 +150,33 @@ def verify(session: Session, code: str) -> dict:
         "sha256": doc.sha256 if found else None,
         "superseded": (doc.superseded_by is not None) if found else None,
     }
+
+
+# -- career statement (issue #6) ----------------------------------------------------------------------------------
+
+CAREER_CONSUMER = "documents.on_career_statement_requested"
+CAREER_STATEMENT = "career_statement"
+
+
+def career_statement_data(event: Event, member: dict, issued_on: date,
+                          verification_block: dict | None = None) -> dict:
+    """What the career statement template needs, from ``career_statement_requested`` and the member's identity."""
+    p = event.raw["payload"]  # wire form: decimal strings
+    return {
+        "file_number": event.member_id,
+        "member": {"full_name": member["full_name"], "address_lines": member["address_lines"]},
+        "issued_on": issued_on.isoformat(),
+        "as_of": p["as_of"],
+        "years": [{"year": y["year"], "income": y["income"], "quarters": y["quarters"],
+                   "rb_points": y["rb_points"], "rc_points": y["rc_points"]} for y in p["years"]],
+        "verification": verification_block,
+    }
+
+
+def record_career_statement(session: Session, event: Event, sha256: str, size: int, issued_on: date,
+                            verification_code: str | None = None, initials: str | None = None) -> str | None:
+    as_of = event.payload["as_of"]
+    return record_document(session, CAREER_CONSUMER, event, kind=CAREER_STATEMENT,
+                           title=f"Relevé de carrière au {as_of:%d/%m/%Y}", year=as_of.year, sha256=sha256,
+                           size=size, issued_on=issued_on, verification_code=verification_code,
+                           initials=initials)

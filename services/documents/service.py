@@ -61,6 +61,28 @@ class DocumentsService:
         if document_id:
             self.outbox.nudge()
 
+    @reliable_event_handler("career_statement_requested")
+    def on_career_statement_requested(self, event):
+        """A member asked for their career statement: render, store, list it (issue #6)."""
+        with self.db.transaction() as session:
+            if issuing.already_processed(session, issuing.CAREER_CONSUMER, event.event_id):
+                return
+        member = rpc_client.call(self.accounts, "accounts", "contact_details", event.member_id,
+                                 timeout=self.config.get("RPC_TIMEOUT"))
+        issued_on = datetime.now(timezone.utc).date()
+        code, verification = issuing.new_verification(self.public_url)
+        try:
+            pdf = rendering.render_career_statement(
+                issuing.career_statement_data(event, member, issued_on, verification))
+        except ValueError as exc:
+            raise PermanentFailure(f"cannot render the career statement: {exc}") from exc
+        sha256 = self.store.put(pdf)
+        with self.db.transaction() as session:
+            document_id = issuing.record_career_statement(session, event, sha256, len(pdf), issued_on,
+                                                          code, issuing.member_initials(member))
+        if document_id:
+            self.outbox.nudge()
+
     @rpc
     def list_documents(self, file_number):
         with self.db.transaction() as session:

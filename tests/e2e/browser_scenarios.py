@@ -38,7 +38,8 @@ def accessibility_problems(page) -> list[str]:
 def check_page(page, label: str) -> None:
     """On every page: no serious accessibility violation, no CSP violation, and
     nothing wider than a 360 px phone."""
-    assert accessibility_problems(page) == [], label
+    problems = accessibility_problems(page)
+    assert problems == [], f"{label}: {problems}"
     assert page.csp_errors == [], label
     size = page.viewport_size
     page.set_viewport_size(PHONE)
@@ -173,6 +174,37 @@ def scenario_survivor_sees_no_declaration_entry(page, suite):
     response = page.goto(f"{suite.url}/revenus/declarer")
     assert response.status == 403
     check_page(page, "403 survivor")
+
+
+def scenario_career_page_what_if_flag_and_statement(page, suite):
+    """Ma carrière (issue #6): the record, chart and estimate, a what-if, flagging a year, the statement PDF."""
+    log_in(page, suite, "7654321")
+    page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Ma carrière").click()
+    page.wait_for_url(f"{suite.url}/ma-carriere")
+    assert page.get_by_role("heading", name="Ma carrière", level=1).is_visible()
+    assert page.locator("table.chart-table tbody tr").count() >= 1
+    check_page(page, "career")
+    shoot(page, "career")
+    page.get_by_label("Première année sans activité").fill("2027")
+    page.get_by_label("Dernière année sans activité").fill("2028")
+    page.get_by_role("button", name="Calculer").click()
+    assert page.get_by_role("heading", name="Ce qui change").is_visible()
+    check_page(page, "career what-if")
+    year = page.locator("table.chart-table tbody th[scope=row]").first.inner_text()
+    page.get_by_text(f"Signaler une erreur sur {year}").click()
+    page.get_by_label(f"Ce qui vous paraît inexact en {year}").fill("Une naissance manque cette année-là.")
+    page.get_by_role("button", name=f"Signaler {year}").click()
+    assert "en cours de vérification" in page.locator("p.notice").inner_text()
+    page.get_by_role("button", name="Demander mon relevé de carrière").click()
+    assert "en cours de préparation" in page.locator("p.notice").inner_text()
+    check_page(page, "career flagged")
+    page.goto(f"{suite.url}/documents")
+    for _ in range(20):
+        if page.get_by_text("Relevé de carrière").count():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    assert page.get_by_text("Relevé de carrière").count()
 
 
 class _Suite:

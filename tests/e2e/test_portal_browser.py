@@ -49,6 +49,7 @@ def run(name: str, suite) -> None:
     "keyboard_only_login_and_navigation",
     "error_pages_and_api_docs_are_accessible",
     "survivor_sees_no_declaration_entry",
+    "career_page_what_if_flag_and_statement",
 ])
 def test_portal_in_chromium(chromium, suite, scenario):
     run(scenario, suite)

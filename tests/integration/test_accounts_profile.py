@@ -105,6 +105,7 @@ def test_member_scoped_endpoints_need_a_session_and_show_only_ones_own_data(suit
     export = jean.get(f"{base}/api/v1/me/personal-data").json()
     assert export["accounts"]["identity"]["file_number"] == "7654321"
     assert "claire" not in str(export).lower()
+    assert export["career"] is None  # not a contributor
     logins = jean.get(f"{base}/api/v1/me/logins").json()["items"]
     assert [item["kind"] for item in logins] == ["login_succeeded"]
 
@@ -115,7 +116,8 @@ def test_personal_data_export_and_security_page(suite):
     r = http.get(f"{base}/securite/mes-donnees.json")
     assert r.status_code == 200 and r.headers["Content-Disposition"].startswith("attachment")
     data = r.json()
-    assert set(data) == {"generated_at", "accounts", "declarations", "documents", "notifications"}
+    assert set(data) == {"generated_at", "accounts", "declarations", "documents", "notifications", "career"}
+    assert data["career"]["years"] == []
     assert data["accounts"]["identity"]["email"] == "claire@example.fr"
     assert "password_hash" not in r.text and data["accounts"]["identity"]["password_set"] is True
     assert data["declarations"] == [] and data["documents"] == []

@@ -160,3 +160,37 @@ def test_filesystem_store_is_content_addressed_and_immutable(tmp_path):
     with pytest.raises(StoredContentCorrupted):
         store.get(digest)
     assert [p.name for p in path.parent.iterdir()] == [digest]  # no temporary file left
+
+
+# -- career statement (issue #6) --------------------------------------------------------------------------------
+
+def career_requested():
+    from uuid import uuid4
+    from carpimko.events import new_event
+    return parse_event(new_event("career_statement_requested", {
+        "request_id": uuid4(), "as_of": date(2026, 11, 28),
+        "years": [{"year": 2024, "income": "40000.00", "quarters": 4, "rb_points": "557.21", "rc_points": "10.16"},
+                  {"year": 2025, "income": None, "quarters": 4, "rb_points": "400.00", "rc_points": "8.00"}]},
+        member_id="1234567"))
+
+
+def test_career_statement_is_rendered_from_the_request_and_recorded_once(db):
+    import io
+    from pypdf import PdfReader
+    from services.documents import rendering
+
+    event = career_requested()
+    member = {"full_name": "Mme Claire MARTIN", "address_lines": ["1 rue de la Paix", "75002 PARIS"]}
+    data = issuing.career_statement_data(event, member, date(2026, 11, 28),
+                                         {"code": "K7QH-3MZP-XW9C-T4RB", "url": "https://x/verify/K7QH-3MZP-XW9C-T4RB"})
+    pdf = rendering.render_career_statement(data)
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages)
+    text = text.replace("\u202f", " ").replace("\u00a0", " ")
+    assert "RELEVÉ DE CARRIÈRE" in text and "1234567" in text and "Trimestres validés 8" in text
+    assert "40 000,00" in text and "non connus" in text and "957,21" in text and "K7QH-3MZP-XW9C-T4RB" in text
+    with db.transaction() as session:
+        first = issuing.record_career_statement(session, event, "a" * 64, len(pdf), date(2026, 11, 28))
+    with db.transaction() as session:
+        assert issuing.record_career_statement(session, event, "a" * 64, len(pdf), date(2026, 11, 28)) is None
+        doc = session.get(Document, first)
+        assert (doc.kind, doc.title, doc.year) == ("career_statement", "Relevé de carrière au 28/11/2026", 2026)
