@@ -41,6 +41,9 @@ SUBSCRIPTIONS: list[tuple[str, str, str]] = [
     ("account_locked", "notifications", "on_account_locked"),
     ("email_verification_requested", "notifications", "on_email_verification_requested"),
     ("contact_details_changed", "notifications", "on_contact_details_changed"),
+    # secure messaging (issue #9)
+    ("career_year_flagged", "messaging", "on_career_year_flagged"),
+    ("message_posted", "notifications", "on_message_posted"),
 ]
 
 
