@@ -6,7 +6,7 @@ import eventlet
 from carpimko import rpc
 from carpimko.errors import ServiceUnavailable
 
-SERVICES = ("accounts", "contributions", "documents", "notifications")
+SERVICES = ("accounts", "contributions", "documents", "notifications", "messaging")
 
 
 class Backends:
