@@ -12,7 +12,7 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run one copy of a service in the foreground")
-    p.add_argument("service", choices=["accounts", "contributions", "documents", "notifications", "gateway"])
+    p.add_argument("service", choices=["accounts", "contributions", "documents", "notifications", "messaging", "gateway"])
 
     p = sub.add_parser("migrate", help="apply the services' database migrations")
     p.add_argument("services", nargs="*")
