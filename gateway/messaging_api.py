@@ -90,16 +90,21 @@ class _In(Schema):
         unknown = RAISE
 
 
+_BODY = validate.Length(min=1, max=8000, error="Le message doit faire de 1 à 8 000 caractères.")
+
+
 class NewThreadSchema(_In):
-    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
-    subject = fields.String(required=True, validate=validate.Length(min=1, max=150))
-    body = fields.String(required=True, validate=validate.Length(min=1, max=8000))
+    category = fields.String(required=True, validate=validate.OneOf(
+        CATEGORIES, error="Thème inconnu : cotisations, retraite, prevoyance, compte ou autre."))
+    subject = fields.String(required=True, validate=validate.Length(
+        min=1, max=150, error="L'objet doit faire de 1 à 150 caractères."))
+    body = fields.String(required=True, validate=_BODY)
     message_id = fields.UUID(load_default=None, metadata={
         "description": "chosen by the client: resending the same id adds nothing"})
 
 
 class NewMessageSchema(_In):
-    body = fields.String(required=True, validate=validate.Length(min=1, max=8000))
+    body = fields.String(required=True, validate=_BODY)
     message_id = fields.UUID(load_default=None)
 
 
@@ -114,7 +119,8 @@ class AssignSchema(_In):
 
 class CloseSchema(_In):
     outcome = fields.String(load_default=None, allow_none=True,
-                            validate=validate.OneOf(["corrected", "confirmed"]), metadata={
+                            validate=validate.OneOf(["corrected", "confirmed"],
+                                                    error="corrected ou confirmed."), metadata={
                                 "description": "required for a thread opened by a career flag"})
 
 

@@ -208,7 +208,8 @@ def staff_inbox(ctx, request, staff, actor):
 def _staff_thread(ctx, staff, actor, thread_id, status=200, errors=None):
     view = staff_call(ctx, "staff_thread", actor, thread_id)
     return web.render("messaging/staff_thread.html", status=status, thread=view,
-                      errors=errors or {}, message_id=str(uuid.uuid4()), limits=_limits(ctx),
+                      errors=errors or {}, message_id=str(uuid.uuid4()),
+                      note_id=str(uuid.uuid4()), limits=_limits(ctx),
                       **_staff_context(staff))
 
 

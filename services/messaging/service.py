@@ -212,8 +212,11 @@ class MessagingService:
     @rpc
     def staff_note(self, actor, thread_id, body, message_id):
         self._authorize(actor, "note", thread_id)
-        replay = self._replayed(message_id, lambda session, seen: threads.thread_view(
-            session, session.get(threads.Thread, seen["thread_id"]), staff=True))
+        def check(session, seen):
+            if seen["thread_id"] != thread_id:
+                raise InvalidRequest("message id already used", {"message_id": ["invalid"]})
+            return threads.thread_view(session, session.get(threads.Thread, thread_id), staff=True)
+        replay = self._replayed(message_id, check)
         if replay is not None:
             return replay
         with self.db.transaction() as session:
