@@ -126,7 +126,8 @@ def seed_messaging(url: str) -> int:
             threads.reply(session, {"login": "demo.conseiller", "role": "advisor"}, thread,
                           "Bonjour Madame Martin, nous avons bien reçu votre arrêt de travail. "
                           "Envoyez-nous aussi l'attestation de perte de revenus, depuis cette "
-                          "messagerie.", DEMO_REPLY_MESSAGE, [], await_member=True)
+                          "messagerie.", DEMO_REPLY_MESSAGE, [], await_member=True,
+                          notify=False)  # history: no email at every demo start
             created = 1
     db.dispose()
     return created

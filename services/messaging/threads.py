@@ -306,8 +306,10 @@ def assign(session: Session, actor: dict, thread: Thread, login: str | None) -> 
 
 
 def reply(session: Session, actor: dict, thread: Thread, body: str, message_id,
-          files: list[tuple[CleanFile, str]], await_member: bool = False) -> dict:
-    """The fund answers: the member is told (``message_posted``, through the outbox)."""
+          files: list[tuple[CleanFile, str]], await_member: bool = False,
+          notify: bool = True) -> dict:
+    """The fund answers: the member is told (``message_posted``, through the
+    outbox). ``notify=False`` only for data loaded as history (demo data)."""
     message_id = _message_id(message_id)
     errors = rules.check_text(None, body, need_subject=False)
     if errors:
@@ -324,10 +326,11 @@ def reply(session: Session, actor: dict, thread: Thread, body: str, message_id,
     if thread.assigned_to is None:
         thread.assigned_to = actor["login"]
     _history(session, thread, actor["login"], "fund_reply", at=now)
-    outbox.add(session, Outbox, new_event(
-        "message_posted", {"thread_id": thread.id, "message_id": message.id,
-                           "category": thread.category, "posted_at": now},
-        member_id=thread.file_number, correlation_id=thread.id))
+    if notify:
+        outbox.add(session, Outbox, new_event(
+            "message_posted", {"thread_id": thread.id, "message_id": message.id,
+                               "category": thread.category, "posted_at": now},
+            member_id=thread.file_number, correlation_id=thread.id))
     return thread_view(session, thread, staff=True)
 
 
