@@ -49,6 +49,7 @@ def run(name: str, suite) -> None:
     "keyboard_only_login_and_navigation",
     "error_pages_and_api_docs_are_accessible",
     "survivor_sees_no_declaration_entry",
+    "member_messaging_read_reply_write_with_a_photo",
 ])
 def test_portal_in_chromium(chromium, suite, scenario):
     run(scenario, suite)
