@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 from carpimko.errors import InvalidRequest, NotFound, Unauthorized
 
 from . import account_api, api, messages, openapi, web
+from .schemas import _Out
 from .documents_pages import content_disposition
 
 CATEGORIES = ["cotisations", "retraite", "prevoyance", "compte", "autre"]
@@ -124,14 +125,14 @@ class CloseSchema(_In):
                                 "description": "required for a thread opened by a career flag"})
 
 
-class AttachmentOut(Schema):
+class AttachmentOut(_Out):
     id = fields.UUID()
     filename = fields.String()
     media_type = fields.String()
     size = fields.Integer()
 
 
-class MessageOut(Schema):
+class MessageOut(_Out):
     id = fields.UUID()
     author_kind = fields.String(metadata={"enum": ["member", "fund", "note"]})
     author = fields.String()
@@ -140,7 +141,7 @@ class MessageOut(Schema):
     attachments = fields.List(fields.Nested(AttachmentOut))
 
 
-class ThreadSummaryOut(Schema):
+class ThreadSummaryOut(_Out):
     id = fields.UUID()
     category = fields.String(metadata={"enum": CATEGORIES})
     category_label = fields.String()
@@ -151,14 +152,16 @@ class ThreadSummaryOut(Schema):
     updated_at = fields.DateTime()
     expected_reply_on = fields.Date(allow_none=True)
     unread = fields.Boolean()
+    career_year = fields.Integer(allow_none=True, metadata={
+        "description": "the career year this thread is about (opened by a flag)"})
 
 
 class ThreadOut(ThreadSummaryOut):
     messages = fields.List(fields.Nested(MessageOut))
-    history = fields.List(fields.Dict())
+    history = fields.List(fields.Dict(), metadata={"description": "at, kind, status, detail"})
 
 
-class ThreadListOut(Schema):
+class ThreadListOut(_Out):
     items = fields.List(fields.Nested(ThreadSummaryOut))
 
 
