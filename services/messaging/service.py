@@ -116,12 +116,12 @@ class MessagingService:
         replay = self._replayed(message_id, check)
         if replay is not None:
             return replay
-        with self.db.transaction():  # validate the text before doing any work on files
-            errors = threads.rules.check_text(subject, body, need_subject=True)
-            if category not in threads.rules.CATEGORIES:
-                errors["category"] = ["message_category"]
-            if errors:
-                raise InvalidRequest("invalid message", errors)
+        # the text first: a message refused for its subject costs no work on its files
+        errors = threads.rules.check_text(subject, body, need_subject=True)
+        if category not in threads.rules.CATEGORIES:
+            errors["category"] = ["message_category"]
+        if errors:
+            raise InvalidRequest("invalid message", errors)
         return self._posting(files, lambda session, stored: threads.start_thread(
             session, file_number, category, subject, body, message_id, stored))
 

@@ -211,3 +211,19 @@ def test_the_dashboard_renders_when_messaging_is_down(container_factory, make_co
     assert "indisponible" in block
     page = claire.get(f"{base}/messages", timeout=15)
     assert page.status_code == 503 and "indisponible" in page.text
+
+
+def test_an_upload_over_the_message_limit_is_refused_before_being_read(suite, monkeypatch):
+    base, _, _ = suite
+    monkeypatch.setenv("CARPIMKO_ATTACHMENT_MAX_MESSAGE_MB", "1")
+    claire = member(base)
+    form = claire.get(f"{base}/messages/nouveau").text
+    assert "1 Mo en tout" in form
+    r = claire.post(f"{base}/messages/nouveau", data={
+        "csrf_token": csrf(form), "message_id": hidden(form, "message_id"),
+        "category": "autre", "subject": "Gros", "body": "Trop gros"},
+        files=[("attachments", ("scan.pdf", b"%PDF-1.4\n" + b"0" * (3 * 1024 * 1024),
+                                "application/pdf"))], timeout=30)
+    assert r.status_code == 413
+    assert "dépassent 1 Mo au total" in r.text
+    assert claire.get(f"{base}/api/v1/messages/threads").json()["items"] == []
