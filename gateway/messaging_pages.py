@@ -67,6 +67,13 @@ def _form_and_files(ctx, request) -> tuple[dict, list[dict]]:
     return form, files
 
 
+def _posting_timeout(ctx, files) -> float:
+    """Checking, converting and scanning files takes longer than a plain RPC:
+    30 s with attachments. Should the gateway give up anyway, the message id
+    makes the member's second try return what the first one recorded."""
+    return max(ctx.backends.timeout, 30.0) if files else ctx.backends.timeout
+
+
 def _member(session: dict) -> dict:
     return {"member": session["member"], "csrf_token": session["csrf_token"]}
 
@@ -119,7 +126,7 @@ def new_submit(ctx, request):
     try:
         view = ctx.backends.call("messaging", "start_thread", session["member"]["file_number"],
                                  values["category"], values["subject"], values["body"],
-                                 message_id, files)
+                                 message_id, files, timeout=_posting_timeout(ctx, files))
     except InvalidRequest as exc:
         return _new_form(ctx, session, 400, _errors(exc), values)
     return web.redirect(f"/messages/{view['id']}?envoye=1")
@@ -155,7 +162,8 @@ def reply_submit(ctx, request, thread_id):
         message_id = values["message_id"] = str(uuid.uuid4())
     try:
         ctx.backends.call("messaging", "member_reply", session["member"]["file_number"],
-                          thread_id, values["body"], message_id, files)
+                          thread_id, values["body"], message_id, files,
+                          timeout=_posting_timeout(ctx, files))
     except InvalidRequest as exc:
         return _thread_page(ctx, session, thread_id, 400, _errors(exc), values)
     except Conflict:
@@ -233,7 +241,7 @@ def staff_reply(ctx, request, staff, actor, thread_id):
         message_id = str(uuid.uuid4())
     try:
         staff_call(ctx, "staff_reply", actor, thread_id, form.get("body", ""), message_id, files,
-                   form.get("await_member") == "1")
+                   form.get("await_member") == "1", timeout=_posting_timeout(ctx, files))
     except InvalidRequest as exc:
         return _staff_thread(ctx, staff, actor, thread_id, 400, _errors(exc))
     except Conflict:
