@@ -227,3 +227,42 @@ def test_an_upload_over_the_message_limit_is_refused_before_being_read(suite, mo
     assert r.status_code == 413
     assert "dépassent 1 Mo au total" in r.text
     assert claire.get(f"{base}/api/v1/messages/threads").json()["items"] == []
+
+
+def test_advisor_closes_a_career_flag_thread_with_its_outcome(suite):
+    import uuid
+    from datetime import datetime, timezone
+
+    from carpimko.events import new_event
+    from tests.support import bus
+    from tests.support.waiting import wait_for
+
+    base, totps, messaging = suite
+    spy = bus.EventSpy(messaging["AMQP_URI"], "career_review_resolved")
+    flag_id = str(uuid.uuid4())
+    bus.publish(messaging["AMQP_URI"], new_event("career_year_flagged", {
+        "flag_id": flag_id, "year": 2018, "comment": "Année 2018 incomplète.",
+        "flagged_at": datetime.now(timezone.utc)}, member_id="1234567"))
+    advisor = staff_session(base, "c.dupont", totps["c.dupont"])
+    threads = wait_for(lambda: advisor.get(
+        f"{base}/api/v1/staff/messages/threads?category=retraite").json()["threads"])
+    thread_id = threads[0]["id"]
+    page = advisor.get(f"{base}/agents/messages/{thread_id}").text
+    assert "Année 2018 incomplète." in page and "Résultat de l'examen de l'année 2018" in page
+    assign = advisor.post(f"{base}/agents/messages/{thread_id}/attribuer", data={
+        "csrf_token": csrf(page), "login": "c.dupont"}, allow_redirects=False)
+    assert assign.status_code == 303
+    refused = advisor.post(f"{base}/agents/messages/{thread_id}/cloturer",
+                           data={"csrf_token": csrf(page)})
+    assert refused.status_code == 400
+    assert "corrigée ou confirmée" in refused.text
+    closed = advisor.post(f"{base}/agents/messages/{thread_id}/cloturer", data={
+        "csrf_token": csrf(page), "outcome": "confirmed"}, allow_redirects=False)
+    assert closed.status_code == 303
+    [event] = spy.wait(1)
+    spy.close()
+    assert event["payload"]["flag_id"] == flag_id and event["payload"]["outcome"] == "confirmed"
+    claire = member(base)
+    view = claire.get(f"{base}/messages/{thread_id}").text
+    assert "Clôturé" in view and "année confirmée" in view
+    assert "c.dupont" not in view  # who handled it stays internal
