@@ -44,6 +44,9 @@ SUBSCRIPTIONS: list[tuple[str, str, str]] = [
     # career record (issue #6)
     ("career_review_resolved", "contributions", "on_career_review_resolved"),
     ("career_statement_requested", "documents", "on_career_statement_requested"),
+    # secure messaging (issue #9)
+    ("career_year_flagged", "messaging", "on_career_year_flagged"),
+    ("message_posted", "notifications", "on_message_posted"),
 ]
 
 

@@ -27,6 +27,16 @@ localhost. Production sets the URLs (PostgreSQL, a RabbitMQ cluster).
 | CARPIMKO_MAX_WORKERS              | 10 (concurrent workers per service copy)  |
 | CARPIMKO_COOKIE_SECURE            | 1 (set 0 only for local http development) |
 | CARPIMKO_SESSION_HOURS            | 8                                         |
+
+Messaging attachments (``services/messaging/attachments.py``):
+
+| variable                              | default                                 |
+|---------------------------------------|-----------------------------------------|
+| CARPIMKO_ATTACHMENT_MAX_FILE_MB       | 10 (per file, as sent)                  |
+| CARPIMKO_ATTACHMENT_MAX_MESSAGE_MB    | 20 (all the files of one message)       |
+| CARPIMKO_ATTACHMENT_MAX_COUNT         | 5 (files per message)                   |
+| CARPIMKO_ATTACHMENT_MAX_PIXELS        | 40000000 (larger images: refused as bombs) |
+| CARPIMKO_CLAMD_ADDRESS                | unset: no virus scan (host:port or a unix socket path) |
 """
 from __future__ import annotations
 
@@ -34,7 +44,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-SERVICES = ("accounts", "contributions", "documents", "notifications")
+SERVICES = ("accounts", "contributions", "documents", "notifications", "messaging")
 
 
 def _env(name: str, default: str) -> str:
@@ -69,6 +79,11 @@ class Settings:
     max_workers: int
     cookie_secure: bool
     session_hours: int
+    attachment_max_file_mb: float = 10
+    attachment_max_message_mb: float = 20
+    attachment_max_count: int = 5
+    attachment_max_pixels: int = 40_000_000
+    clamd_address: str = ""
 
     def database_url(self, service: str) -> str:
         default = f"sqlite:///{self.data_dir / (service + '.sqlite3')}"
@@ -115,6 +130,11 @@ class Settings:
             "RETRY_DELAY": self.retry_delay,
             "COOKIE_SECURE": self.cookie_secure,
             "SESSION_HOURS": self.session_hours,
+            "ATTACHMENT_MAX_FILE_MB": self.attachment_max_file_mb,
+            "ATTACHMENT_MAX_MESSAGE_MB": self.attachment_max_message_mb,
+            "ATTACHMENT_MAX_COUNT": self.attachment_max_count,
+            "ATTACHMENT_MAX_PIXELS": self.attachment_max_pixels,
+            "CLAMD_ADDRESS": self.clamd_address,
         }
         if service is not None:
             config["DATABASE_URL"] = self.database_url(service)
@@ -147,4 +167,9 @@ def load() -> Settings:
         max_workers=int(_env("CARPIMKO_MAX_WORKERS", "10")),
         cookie_secure=_flag("CARPIMKO_COOKIE_SECURE", True),
         session_hours=int(_env("CARPIMKO_SESSION_HOURS", "8")),
+        attachment_max_file_mb=float(_env("CARPIMKO_ATTACHMENT_MAX_FILE_MB", "10")),
+        attachment_max_message_mb=float(_env("CARPIMKO_ATTACHMENT_MAX_MESSAGE_MB", "20")),
+        attachment_max_count=int(_env("CARPIMKO_ATTACHMENT_MAX_COUNT", "5")),
+        attachment_max_pixels=int(_env("CARPIMKO_ATTACHMENT_MAX_PIXELS", "40000000")),
+        clamd_address=_env("CARPIMKO_CLAMD_ADDRESS", ""),
     )

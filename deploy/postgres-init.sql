@@ -3,3 +3,4 @@ CREATE DATABASE carpimko_accounts;
 CREATE DATABASE carpimko_contributions;
 CREATE DATABASE carpimko_documents;
 CREATE DATABASE carpimko_notifications;
+CREATE DATABASE carpimko_messaging;

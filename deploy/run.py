@@ -2,7 +2,8 @@
 
 Applies every service's migrations, declares the broker topology, seeds the
 demo data (development only), starts the development SMTP server, every
-service (N copies of any with ``--scale name=N``) and the gateway, prints the
+service listed in ``ops/registry.py`` (accounts, contributions, documents,
+notifications, messaging; N copies of any with ``--scale name=N``) and the gateway, prints the
 portal's address and the demo logins, and supervises them: a copy that dies
 is reported and restarted. Ctrl-C (or SIGTERM) stops everything cleanly.
 """
@@ -155,9 +156,11 @@ def banner(settings, suite=None) -> str:
         f"  API:       {settings.public_url}/api/v1/   health: {settings.public_url}/health",
         f"  Emails:    {settings.mail_dir}/   letters: {settings.letters_dir}/",
         "  Demo logins (password " + DEMO_PASSWORD + "):",
-        "    1234567    Claire Martin, nurse (notified by email)",
+        "    1234567    Claire Martin, nurse (notified by email; an unread reply in /messages)",
         "    7654321    Jean Dupont, physiotherapist (no email: notified by post)",
         "    123456789  Odette Lefebvre, survivor's pension",
+        "  Advisors:  /agents/messages (create one: carpimko accounts add-staff LOGIN --name NAME "
+        "--role advisor|supervisor|admin)",
         *([f"  FranceConnect (local test provider): {os.environ['CARPIMKO_FRANCECONNECT_ISSUER']}"]
           if suite is not None and suite.franceconnect_port else []),
         *metrics,

@@ -7,7 +7,7 @@ import eventlet.event
 from carpimko import rpc
 from carpimko.errors import ServiceUnavailable
 
-SERVICES = ("accounts", "contributions", "documents", "notifications")
+SERVICES = ("accounts", "contributions", "documents", "notifications", "messaging")
 
 
 class Backends:

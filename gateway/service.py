@@ -19,6 +19,7 @@ from . import api, contributions_api, contributions_pages, notifications_pages, 
 from . import documents_pages, verification
 from . import account_api, account_pages
 from . import career_api, career_pages
+from . import messaging_api, messaging_pages
 from carpimko.observability import Observability
 
 from .backends import Backends
@@ -74,6 +75,7 @@ class GatewayService:
     contributions = RpcProxy("contributions")
     documents = RpcProxy("documents")
     notifications = RpcProxy("notifications")
+    messaging = RpcProxy("messaging")
     ctx = GatewayContext()
     observability = Observability()
 
@@ -271,6 +273,142 @@ class GatewayService:
     @web.api_errors
     def api_staff_create(self, request):
         return account_api.api_staff_create(self.ctx, request)
+
+    # -- secure messaging (issue #9): JSON API, member pages, advisors' pages --------------
+    @http("GET", "/api/v1/messages/threads")
+    @web.api_errors
+    def api_message_threads(self, request):
+        return messaging_api.api_threads(self.ctx, request)
+
+    @http("POST", "/api/v1/messages/threads")
+    @web.api_errors
+    def api_message_start(self, request):
+        return messaging_api.api_start_thread(self.ctx, request)
+
+    @http("GET", "/api/v1/messages/threads/<string:thread_id>")
+    @web.api_errors
+    def api_message_thread(self, request, thread_id):
+        return messaging_api.api_thread(self.ctx, request, thread_id)
+
+    @http("POST", "/api/v1/messages/threads/<string:thread_id>/messages")
+    @web.api_errors
+    def api_message_reply(self, request, thread_id):
+        return messaging_api.api_reply(self.ctx, request, thread_id)
+
+    @http("GET", "/api/v1/messages/threads/<string:thread_id>/attachments/<string:attachment_id>")
+    @web.api_errors
+    def api_message_attachment(self, request, thread_id, attachment_id):
+        return messaging_api.api_attachment(self.ctx, request, thread_id, attachment_id)
+
+    @http("GET", "/api/v1/staff/messages/threads")
+    @web.api_errors
+    def api_staff_message_inbox(self, request):
+        return messaging_api.api_staff_inbox(self.ctx, request)
+
+    @http("GET", "/api/v1/staff/messages/response-times")
+    @web.api_errors
+    def api_staff_response_times(self, request):
+        return messaging_api.api_response_times(self.ctx, request)
+
+    @http("GET", "/api/v1/staff/messages/threads/<string:thread_id>")
+    @web.api_errors
+    def api_staff_message_thread(self, request, thread_id):
+        return messaging_api.api_staff_thread(self.ctx, request, thread_id)
+
+    @http("POST", "/api/v1/staff/messages/threads/<string:thread_id>/replies")
+    @web.api_errors
+    def api_staff_message_reply(self, request, thread_id):
+        return messaging_api.api_staff_reply(self.ctx, request, thread_id)
+
+    @http("POST", "/api/v1/staff/messages/threads/<string:thread_id>/notes")
+    @web.api_errors
+    def api_staff_message_note(self, request, thread_id):
+        return messaging_api.api_staff_note(self.ctx, request, thread_id)
+
+    @http("PUT", "/api/v1/staff/messages/threads/<string:thread_id>/assignment")
+    @web.api_errors
+    def api_staff_message_assign(self, request, thread_id):
+        return messaging_api.api_staff_assign(self.ctx, request, thread_id)
+
+    @http("POST", "/api/v1/staff/messages/threads/<string:thread_id>/close")
+    @web.api_errors
+    def api_staff_message_close(self, request, thread_id):
+        return messaging_api.api_staff_close(self.ctx, request, thread_id)
+
+    @http("GET", "/api/v1/staff/messages/threads/<string:thread_id>/attachments/<string:attachment_id>")
+    @web.api_errors
+    def api_staff_message_attachment(self, request, thread_id, attachment_id):
+        return messaging_api.api_staff_attachment(self.ctx, request, thread_id, attachment_id)
+
+    @http("GET", "/messages")
+    @web.page_errors
+    def messages_inbox(self, request):
+        return messaging_pages.inbox_page(self.ctx, request)
+
+    @http("GET", "/messages/nouveau")
+    @web.page_errors
+    def messages_new_form(self, request):
+        return messaging_pages.new_form(self.ctx, request)
+
+    @http("POST", "/messages/nouveau")
+    @web.page_errors
+    def messages_new_submit(self, request):
+        return messaging_pages.new_submit(self.ctx, request)
+
+    @http("GET", "/messages/<string:thread_id>")
+    @web.page_errors
+    def messages_thread(self, request, thread_id):
+        return messaging_pages.thread_page(self.ctx, request, thread_id)
+
+    @http("POST", "/messages/<string:thread_id>/repondre")
+    @web.page_errors
+    def messages_reply(self, request, thread_id):
+        return messaging_pages.reply_submit(self.ctx, request, thread_id)
+
+    @http("GET", "/messages/<string:thread_id>/pieces/<string:attachment_id>")
+    @web.page_errors
+    def messages_attachment(self, request, thread_id, attachment_id):
+        return messaging_pages.attachment(self.ctx, request, thread_id, attachment_id)
+
+    @http("GET", "/agents/messages")
+    @web.page_errors
+    def staff_messages(self, request):
+        return messaging_pages.staff_inbox(self.ctx, request)
+
+    @http("GET", "/agents/messages/delais")
+    @web.page_errors
+    def staff_response_times(self, request):
+        return messaging_pages.response_times_page(self.ctx, request)
+
+    @http("GET", "/agents/messages/<string:thread_id>")
+    @web.page_errors
+    def staff_message_thread(self, request, thread_id):
+        return messaging_pages.staff_thread(self.ctx, request, thread_id)
+
+    @http("POST", "/agents/messages/<string:thread_id>/repondre")
+    @web.page_errors
+    def staff_message_reply(self, request, thread_id):
+        return messaging_pages.staff_reply(self.ctx, request, thread_id)
+
+    @http("POST", "/agents/messages/<string:thread_id>/note")
+    @web.page_errors
+    def staff_message_note(self, request, thread_id):
+        return messaging_pages.staff_note(self.ctx, request, thread_id)
+
+    @http("POST", "/agents/messages/<string:thread_id>/attribuer")
+    @web.page_errors
+    def staff_message_assign(self, request, thread_id):
+        return messaging_pages.staff_assign(self.ctx, request, thread_id)
+
+    @http("POST", "/agents/messages/<string:thread_id>/cloturer")
+    @web.page_errors
+    def staff_message_close(self, request, thread_id):
+        return messaging_pages.staff_close(self.ctx, request, thread_id)
+
+    @http("GET", "/agents/messages/<string:thread_id>/pieces/<string:attachment_id>")
+    @web.page_errors
+    def staff_message_attachment(self, request, thread_id, attachment_id):
+        return messaging_pages.staff_attachment(self.ctx, request, thread_id, attachment_id)
 
     # -- JSON API: unknown paths ---------------------------------------------------------
     @http("GET,POST,PUT,PATCH,DELETE", "/api/<path:path>")

@@ -12,7 +12,7 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run one copy of a service in the foreground")
-    p.add_argument("service", choices=["accounts", "contributions", "documents", "notifications", "gateway"])
+    p.add_argument("service", choices=["accounts", "contributions", "documents", "notifications", "messaging", "gateway"])
 
     p = sub.add_parser("migrate", help="apply the services' database migrations")
     p.add_argument("services", nargs="*")
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     a = asub.add_parser("add-staff", help="create an advisor or administrator (password asked, "
                         "TOTP provisioning URI printed once)")
     a.add_argument("login"); a.add_argument("--name", required=True)
-    a.add_argument("--role", choices=["advisor", "admin"], required=True)
+    a.add_argument("--role", choices=["advisor", "supervisor", "admin"], required=True)
     f = sub.add_parser("franceconnect-dev", help="run the local FranceConnect-like provider "
                        "(development only)")
     f.add_argument("--host", default="127.0.0.1"); f.add_argument("--port", type=int, default=9090)

@@ -5,7 +5,8 @@ Three members, password ``Demo-Carpimko-2026!``:
 - 7654321, a physiotherapist with no email on file (notifications by post);
 - 123456789, a survivor's pension recipient (9-digit file number).
 Each contributor gets a few years of past declarations and assessments, as
-if migrated from the previous system.
+if migrated from the previous system. Claire Martin (1234567) also has a
+message thread with the fund, answered by an advisor and not read yet.
 """
 from __future__ import annotations
 
@@ -104,8 +105,37 @@ def seed_contributions(url: str) -> int:
     return created
 
 
+DEMO_THREAD_MESSAGE = "3f6c9d0e-5b1a-4c2e-9f47-1d2e3c4b5a60"
+DEMO_REPLY_MESSAGE = "3f6c9d0e-5b1a-4c2e-9f47-1d2e3c4b5a61"
+
+
+def seed_messaging(url: str) -> int:
+    """A thread with a reply for the demo member (once: fixed message ids)."""
+    from services.messaging import threads
+
+    db = Database(url, pool_size=1)
+    created = 0
+    with db.transaction() as session:
+        if threads.already_posted(session, DEMO_THREAD_MESSAGE) is None:
+            view = threads.start_thread(
+                session, "1234567", "prevoyance", "Arrêt de travail de mars",
+                "Bonjour, je vous envoie mon arrêt de travail du 3 au 21 mars. "
+                "Que dois-je faire d'autre pour mes indemnités journalières ?",
+                DEMO_THREAD_MESSAGE, [])
+            thread = threads.staff_thread_row(session, view["id"])
+            threads.reply(session, {"login": "demo.conseiller", "role": "advisor"}, thread,
+                          "Bonjour Madame Martin, nous avons bien reçu votre arrêt de travail. "
+                          "Envoyez-nous aussi l'attestation de perte de revenus, depuis cette "
+                          "messagerie.", DEMO_REPLY_MESSAGE, [], await_member=True,
+                          notify=False)  # history: no email at every demo start
+            created = 1
+    db.dispose()
+    return created
+
+
 def seed(settings) -> dict:
     return {
         "accounts": seed_accounts(settings.database_url("accounts")),
         "contributions": seed_contributions(settings.database_url("contributions")),
+        "messaging": seed_messaging(settings.database_url("messaging")),
     }

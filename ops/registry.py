@@ -8,9 +8,10 @@ SERVICE_CLASSES = {
     "contributions": "services.contributions.service:ContributionsService",
     "documents": "services.documents.service:DocumentsService",
     "notifications": "services.notifications.service:NotificationsService",
+    "messaging": "services.messaging.service:MessagingService",
     "gateway": "gateway.service:GatewayService",
 }
-DATABASE_SERVICES = ("accounts", "contributions", "documents", "notifications")
+DATABASE_SERVICES = ("accounts", "contributions", "documents", "notifications", "messaging")
 
 
 def service_class(name: str):

@@ -8,7 +8,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from carpimko import broker
 
-SERVICES = ("accounts", "contributions", "documents", "notifications", "gateway")
+SERVICES = ("accounts", "contributions", "documents", "notifications", "messaging", "gateway")
 
 
 def _depth(channel_holder, conn, name):

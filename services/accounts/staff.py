@@ -6,8 +6,9 @@
   TOTP code (RFC 6238, 30 s, ±1 step, never the same step twice); any
   failure is the same Unauthorized.
 - Sessions: opaque token (SHA-256 stored), idle 15 minutes, absolute 8 hours.
-- Roles: ``advisor`` (a member's file, unlocking) and ``admin`` (that, and
-  creating staff). ``require`` enforces them; every access of an advisor to
+- Roles: ``advisor`` (a member's file, unlocking), ``supervisor`` (that, and
+  the messaging's first-response times) and ``admin`` (all that, and creating
+  staff). ``require`` enforces them; every access of an advisor to
   a member's file is audited.
 """
 from __future__ import annotations
@@ -28,7 +29,8 @@ from . import audit, authentication, throttle
 from .domain import identity, password_policy, passwords
 from .models import Member, StaffSession, StaffUser
 
-ROLES = {"advisor": {"advisor"}, "admin": {"advisor", "admin"}}
+ROLES = {"advisor": {"advisor"}, "supervisor": {"advisor", "supervisor"},
+         "admin": {"advisor", "supervisor", "admin"}}
 IDLE = timedelta(minutes=15)
 ABSOLUTE = timedelta(hours=8)
 ISSUER = "Carpimko (agents)"

@@ -22,7 +22,7 @@ from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.handlers import reliable_event_handler
 
-from . import channels, delivering, letters, mailer, password_notices
+from . import channels, delivering, letters, mailer, message_notices, password_notices
 from .models import Outbox
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,11 @@ class NotificationsService:
     @reliable_event_handler("contact_details_changed")
     def on_contact_details_changed(self, event):
         password_notices.on_contact_details_changed(self, event)
+
+    # -- secure messaging (issue #9): a reply is waiting, never its content --
+    @reliable_event_handler("message_posted")
+    def on_message_posted(self, event):
+        message_notices.on_message_posted(self, event)
 
     @timer(interval=60)
     def close_print_batch_at_cut_off(self):

@@ -205,6 +205,36 @@ def scenario_career_page_what_if_flag_and_statement(page, suite):
         page.wait_for_timeout(500)
         page.reload()
     assert page.get_by_text("Relevé de carrière").count()
+def scenario_member_messaging_read_reply_write_with_a_photo(page, suite):
+    """Mes messages: the demo thread's unread reply, a new message with a photo."""
+    import io
+
+    from PIL import Image
+    log_in(page, suite)
+    block = page.locator("section[aria-labelledby=messages-title]")
+    assert "message non lu" in block.inner_text()
+    page.get_by_role("navigation", name="Navigation principale").get_by_role(
+        "link", name="Mes messages").click()
+    page.wait_for_url(f"{suite.url}/messages")
+    check_page(page, "Mes messages")
+    page.get_by_role("link", name="Arrêt de travail de mars").click()
+    assert page.get_by_text("attestation de perte de revenus").is_visible()
+    assert page.get_by_text("8 h 45 à 12 h 45").first.is_visible()
+    check_page(page, "thread")
+    shoot(page, "messaging-thread")
+    page.goto(f"{suite.url}/messages/nouveau")
+    check_page(page, "new message")
+    page.get_by_label("Thème de votre demande").select_option("cotisations")
+    page.get_by_label("Objet").fill("Justificatif de paiement")
+    page.get_by_label("Votre message").fill("Voici la photo de mon virement.")
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(buffer, "JPEG")
+    page.get_by_label("Pièces jointes (facultatif)").set_input_files(
+        [{"name": "virement.jpg", "mimeType": "image/jpeg", "buffer": buffer.getvalue()}])
+    page.get_by_role("button", name="Envoyer").click()
+    page.wait_for_url(f"{suite.url}/messages/*")
+    assert page.get_by_role("link", name="virement.jpg").is_visible()
+    check_page(page, "thread after sending")
 
 
 class _Suite:

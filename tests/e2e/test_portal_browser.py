@@ -50,6 +50,7 @@ def run(name: str, suite) -> None:
     "error_pages_and_api_docs_are_accessible",
     "survivor_sees_no_declaration_entry",
     "career_page_what_if_flag_and_statement",
+    "member_messaging_read_reply_write_with_a_photo",
 ])
 def test_portal_in_chromium(chromium, suite, scenario):
     run(scenario, suite)

@@ -11,6 +11,7 @@ from services.accounts.service import AccountsService
 from services.contributions.service import ContributionsService
 from services.documents.service import DocumentsService
 from services.notifications.service import NotificationsService
+from services.messaging.service import MessagingService
 from tests.support import factories
 from tests.support.smtp import free_port
 from tests.support.waiting import wait_for
@@ -36,6 +37,7 @@ def full_suite(container_factory, make_config, gateway, smtp_server):
     container_factory(DocumentsService, make_config("documents")).start()
     container_factory(NotificationsService,
                       make_config("notifications", SMTP_PORT=smtp_server.port)).start()
+    container_factory(MessagingService, make_config("messaging")).start()
     return gateway
 
 
@@ -68,7 +70,7 @@ def test_health_reports_every_service_up(full_suite):
     r = requests.get(f"{full_suite}/health")
     assert r.status_code == 200
     assert r.json()["services"] == {"accounts": "up", "contributions": "up", "documents": "up",
-                                    "notifications": "up", "gateway": "up"}
+                                    "notifications": "up", "messaging": "up", "gateway": "up"}
 
 
 def test_declaration_journey_over_the_api(full_suite, smtp_server):

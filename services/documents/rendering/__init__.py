@@ -223,7 +223,7 @@ def _letter_context(data) -> dict:
     }
 
 
-ACCOUNT_NOTICES = ("password_changed", "account_locked", "contact_changed")
+ACCOUNT_NOTICES = ("password_changed", "account_locked", "contact_changed", "message_posted")
 
 
 def render_account_notice(data: dict) -> bytes:

@@ -131,6 +131,8 @@ def test_nameko_config_keys(env, tmp_path):
         "MAIL_FROM": "Carpimko <ne-pas-repondre@carpimko.local>",
         "PUBLIC_URL": "http://127.0.0.1:8000", "RPC_TIMEOUT": 5.0, "MAX_ATTEMPTS": 5,
         "RETRY_DELAY": 1.0, "COOKIE_SECURE": True, "SESSION_HOURS": 8,
+        "ATTACHMENT_MAX_FILE_MB": 10.0, "ATTACHMENT_MAX_MESSAGE_MB": 20.0,
+        "ATTACHMENT_MAX_COUNT": 5, "ATTACHMENT_MAX_PIXELS": 40_000_000, "CLAMD_ADDRESS": "",
     }
     assert "DATABASE_URL" not in cfg
 

@@ -15,8 +15,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
-SERVICES = ("accounts", "contributions", "documents", "notifications", "gateway")
-CONSUMERS = ("contributions", "documents", "notifications")
+SERVICES = ("accounts", "contributions", "documents", "notifications", "messaging", "gateway")
+CONSUMERS = ("contributions", "documents", "notifications", "messaging")
 KUBERNETES_VERSION = "1.30.0"
 CUSTOM_KINDS = {"ScaledObject", "TriggerAuthentication", "RabbitmqCluster", "Cluster", "Database"}
 

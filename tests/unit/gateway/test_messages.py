@@ -21,7 +21,8 @@ FIELDS = {
 
 def test_catalogue_sections():
     catalogue = messages.catalogue("fr")
-    assert set(catalogue) == {"errors", "fields", "dashboard", "career", "career_fields"}
+    assert set(catalogue) == {"errors", "fields", "dashboard", "career", "career_fields",
+                              "messaging"}
     assert catalogue is messages.catalogue("fr")  # cached
 
 
