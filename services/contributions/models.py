@@ -59,10 +59,11 @@ class Assessment(Base):
     __tablename__ = "assessments"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    declaration_id: Mapped[str] = mapped_column(ForeignKey("declarations.id"), unique=True)
+    # the declaration this assessment regularises (None for provisional and adjusted calls)
+    declaration_id: Mapped[str | None] = mapped_column(ForeignKey("declarations.id"), unique=True, nullable=True)
     file_number: Mapped[str] = mapped_column(String(9))
     year: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))  # provisional, regularised
+    status: Mapped[str] = mapped_column(String(16))  # provisional, adjusted, regularised (cycle.STAGES)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
     parameters_version: Mapped[str] = mapped_column(String(32))
     income_used: Mapped[Decimal] = mapped_column(Money)
@@ -72,6 +73,15 @@ class Assessment(Base):
     previous_total: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of strings
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the yearly cycle (migration 0003; None on older rows): where the income came from (cycle.YearlyCall.basis),
+    # which year's income, what triggered the call, the declaration or campaign behind it, and the estimate
+    # surcharge added at regularisation
+    basis: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    income_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    trigger: Mapped[str | None] = mapped_column(String(16), nullable=True)  # declaration, campaign, estimate
+    cause_declaration_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    campaign_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    surcharge: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
 
     lines: Mapped[list["AssessmentLine"]] = relationship(
         order_by="AssessmentLine.position", cascade="all, delete-orphan", lazy="selectin")
@@ -151,3 +161,42 @@ class Mandate(Base):
     bic: Mapped[str] = mapped_column(String(11))
     holder: Mapped[str] = mapped_column(String(120))
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Campaign(Base):
+    """An operations campaign over every member (``carpimko campaign yearly-call --year Y``): one row per kind
+    and year, so running it again resumes it instead of starting over."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. "yearly-call-2027"
+    kind: Mapped[str] = mapped_column(String(32))
+    year: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CampaignMember(Base):
+    """Per-member progress of a campaign, written in the same transaction as the member's call (and its
+    outbox event): a member listed here is done, whatever happens to the process afterwards."""
+
+    __tablename__ = "campaign_members"
+
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    file_number: Mapped[str] = mapped_column(String(9), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # issued, already_called
+    assessment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    done_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IncomeEstimate(Base):
+    """The member's estimate of the current year's income, one row per month entered (the physiotherapist
+    entering monthly fees); the estimate is their sum. Editable until the year's income is declared."""
+
+    __tablename__ = "income_estimates"
+
+    file_number: Mapped[str] = mapped_column(String(9), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
