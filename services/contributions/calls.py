@@ -32,7 +32,7 @@ from . import overview, payments
 from .domain import calculation, cycle, parameters
 from .models import Assessment, AssessmentLine, Contributor, Declaration, IncomeEstimate, Outbox
 
-SURCHARGE_SCHEME = "estimate_surcharge"
+SURCHARGE_SCHEME = "surcharge"  # assessment_lines.scheme is 16 characters at most
 SURCHARGE_LABEL = "Majoration pour estimation insuffisante"
 
 
@@ -81,14 +81,20 @@ def _estimate_of(session: Session, file_number: str, year: int) -> Decimal | Non
 
 def issue_call(session: Session, file_number: str, year: int, stage: str, *, as_of: date, trigger: str,
                declaration: Declaration | None = None, cause: Event | None = None,
-               campaign_id: str | None = None, correlation_id: str | None = None) -> Assessment:
-    """Compute ``year`` at ``stage`` for the member and store it as the year's new current call (see module)."""
+               campaign_id: str | None = None, correlation_id: str | None = None,
+               only_if_changed: bool = False) -> Assessment | None:
+    """Compute ``year`` at ``stage`` for the member and store it as the year's new current call (see module).
+
+    ``only_if_changed``: issue nothing (return None) when the call would be the current one again, same basis
+    and same lines (an adjustment that adjusts nothing is not sent to the member)."""
     contributor = session.get(Contributor, file_number)
     if contributor is None:
         raise calculation.InvalidDeclaration(f"unknown member {file_number}")
     estimate = _estimate_of(session, file_number, year) if stage != "regularised" else None
     call = compute(session, contributor, year, stage, estimate, declaration)
     previous = current_assessment(session, file_number, year, lock=True)
+    if only_if_changed and previous is not None and _same(previous, call):
+        return None
 
     lines = [AssessmentLine(position=i, scheme=line.scheme, label=line.label, base=line.base,
                             rate=None if line.rate is None else str(line.rate), fixed=line.fixed,
@@ -142,6 +148,12 @@ def issue_call(session: Session, file_number: str, year: int, stage: str, *, as_
         member_id=file_number, cause=cause, correlation_id=correlation_id))
     payments.schedule_for_assessment(session, file_number, year, total, assessment.id, as_of=as_of, cause=cause)
     return assessment
+
+
+def _same(previous: Assessment, call: cycle.YearlyCall) -> bool:
+    return ((previous.basis, previous.income_year) == (call.basis, call.income_year)
+            and [(l.scheme, l.amount) for l in previous.lines]
+            == [(l.scheme, l.amount) for l in call.assessment.lines])
 
 
 def _estimate_surcharge(session: Session, contributor: Contributor, year: int,

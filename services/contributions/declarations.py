@@ -137,7 +137,7 @@ def assess_declared_income(session: Session, event: Event, as_of=None) -> str | 
             current = calls.current_assessment(session, event.member_id, following)
             if current is None or current.status != "regularised":
                 calls.issue_call(session, event.member_id, following, "adjusted", as_of=today,
-                                 trigger="declaration", cause=event)
+                                 trigger="declaration", cause=event, only_if_changed=True)
     except calculation.InvalidDeclaration as exc:
         raise PermanentFailure(str(exc)) from None
     return assessment.id
