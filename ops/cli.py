@@ -71,6 +71,14 @@ def main(argv=None) -> int:
                         "TOTP provisioning URI printed once)")
     a.add_argument("login"); a.add_argument("--name", required=True)
     a.add_argument("--role", choices=["advisor", "admin"], required=True)
+    p = sub.add_parser("campaign", help="campaigns over every member (resumable, idempotent)")
+    csub = p.add_subparsers(dest="action", required=True)
+    yc = csub.add_parser("yearly-call", help="issue the provisional call of a year for every member")
+    yc.add_argument("--year", required=True, type=int)
+    yc.add_argument("--rate", help="at most N members per second, e.g. 50/s (default: as fast as possible)")
+    yc.add_argument("--as-of", help="the day the calls are issued, YYYY-MM-DD (default: the service's today)")
+    yc.add_argument("--no-progress", action="store_true")
+
     f = sub.add_parser("franceconnect-dev", help="run the local FranceConnect-like provider "
                        "(development only)")
     f.add_argument("--host", default="127.0.0.1"); f.add_argument("--port", type=int, default=9090)
@@ -158,6 +166,27 @@ def main(argv=None) -> int:
         else:
             print(letters_ops.show(settings.amqp_uri, args.batch))
         return 0
+    if args.command == "campaign":
+        from ops import campaign as campaign_ops
+        try:
+            rate = campaign_ops.parse_rate(args.rate)
+        except ValueError as exc:
+            parser.error(str(exc))
+        if args.as_of:
+            from datetime import date
+            try:
+                date.fromisoformat(args.as_of)
+            except ValueError:
+                parser.error(f"--as-of {args.as_of!r}: expected a date YYYY-MM-DD")
+        try:
+            return campaign_ops.run(settings.amqp_uri, args.year, rate, progress=not args.no_progress,
+                                    as_of=args.as_of)
+        except Exception as exc:  # noqa: BLE001 - a refused year or a service down: say it, exit non-zero
+            from carpimko.errors import CarpimkoError
+            if isinstance(exc, CarpimkoError):
+                print(f"refused: {exc.message} {exc.fields or ''}".rstrip(), file=sys.stderr)
+                return 2
+            raise
     if args.command == "dead-letters":
         from ops import dead_letters as dl_ops
         if args.action == "list":
