@@ -145,3 +145,51 @@ def up_to_date_block(ctx, session):
             "what_to_do": messages.catalogue()["dashboard"]["not_up_to_date"].format(
                 amount=formatting.euros(overview["to_pay_now"])),
             "url": "/echeancier"}
+
+
+# -- Mes revenus: the estimate of the current year (monthly entries) -----------------------------------------------
+
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+          "novembre", "décembre")
+
+
+def _estimate_page(ctx, session, status: int = 200, errors: dict | None = None, values: dict | None = None,
+                   done: bool = False, locked_error: bool = False):
+    view = ctx.backends.call("contributions", "get_estimate", session["member"]["file_number"])
+    values = values if values is not None else view["months"]
+    return web.render("contributions/estimate.html", status=status, estimate=view, months=MONTHS,
+                      values=values, errors=errors or {}, done=done, locked_error=locked_error,
+                      **_member(session))
+
+
+def estimate(ctx, request):
+    """``GET /revenus/estimation``: the monthly fees of the current year, their sum and the call they give."""
+    session = api.require_session(ctx, request)
+    refused = pages._contributors_only(session)
+    if refused is not None:
+        return refused
+    return _estimate_page(ctx, session, done=request.args.get("fait") == "1")
+
+
+def save_estimate(ctx, request):
+    """``POST /revenus/estimation``: store the monthly entries, then back to the page."""
+    from carpimko.errors import Conflict
+    from .contributions_api import translate_estimate
+    session = api.require_session(ctx, request)
+    web.check_csrf(request, session)
+    refused = pages._contributors_only(session)
+    if refused is not None:
+        return refused
+    values = {str(m): (request.form.get(f"month_{m}") or "").strip() for m in range(1, 13)}
+    year = request.form.get("year", "")
+    try:
+        ctx.backends.call("contributions", "save_estimate", session["member"]["file_number"],
+                          int(year) if year.isdigit() else year,
+                          {m: _amount_text(v) for m, v in values.items() if v})
+    except InvalidRequest as exc:
+        translated = translate_estimate(exc).fields
+        errors = {name: problems[0] for name, problems in translated.items()}
+        return _estimate_page(ctx, session, status=400, errors=errors, values=values)
+    except Conflict:
+        return _estimate_page(ctx, session, status=409, values=values, locked_error=True)
+    return web.redirect("/revenus/estimation?fait=1")

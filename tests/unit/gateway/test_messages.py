@@ -21,7 +21,7 @@ FIELDS = {
 
 def test_catalogue_sections():
     catalogue = messages.catalogue("fr")
-    assert set(catalogue) == {"errors", "fields", "dashboard"}
+    assert set(catalogue) == {"errors", "fields", "dashboard", "estimate"}
     assert catalogue is messages.catalogue("fr")  # cached
 
 
