@@ -228,12 +228,12 @@ _ESTIMATE_RULES = (("month must be 1 to 12", "month"), ("at least one month", "e
 
 def translate_estimate(exc: InvalidRequest) -> InvalidRequest:
     """Field errors of the estimate in French: the estimate's own wording, then the shared rules."""
-    wording = messages.catalogue()["estimate"]
+    wording = messages.catalogue()["cycle"]
     out = {}
     for name, problems in exc.fields.items():
         text = " ".join(problems if isinstance(problems, list) else [str(problems)])
         code = next((c for needle, c in _ESTIMATE_RULES if needle in text), None)
-        out[name] = [wording[code]] if code else messages.translate_field_errors({name: problems})[name]
+        out[name] = [wording[f"estimate_{code}"]] if code else messages.translate_field_errors({name: problems})[name]
     return InvalidRequest(exc.args[0] if exc.args else "invalid request", out)
 
 

@@ -79,6 +79,18 @@ def main(argv=None) -> int:
     yc.add_argument("--as-of", help="the day the calls are issued, YYYY-MM-DD (default: the service's today)")
     yc.add_argument("--no-progress", action="store_true")
 
+    p = sub.add_parser("contributions", help="recovery of unpaid contributions (staff)")
+    rsub = p.add_subparsers(dest="action", required=True)
+    n = rsub.add_parser("notice", help="record a formal notice (mise en demeure) sent for a year's arrears")
+    n.add_argument("file_number"); n.add_argument("--year", required=True, type=int)
+    n.add_argument("--sent-on", required=True, help="YYYY-MM-DD"); n.add_argument("--by", required=True)
+    pl = rsub.add_parser("plan", help="record a payment plan agreed for a year's arrears")
+    pl.add_argument("file_number"); pl.add_argument("--year", required=True, type=int)
+    pl.add_argument("--instalments", required=True, type=int, help="number of monthly payments (1-36)")
+    pl.add_argument("--first-due", required=True, help="YYYY-MM-DD"); pl.add_argument("--by", required=True)
+    pc = rsub.add_parser("plan-cancel", help="cancel a payment plan the member did not keep")
+    pc.add_argument("plan_id"); pc.add_argument("--by", required=True)
+
     f = sub.add_parser("franceconnect-dev", help="run the local FranceConnect-like provider "
                        "(development only)")
     f.add_argument("--host", default="127.0.0.1"); f.add_argument("--port", type=int, default=9090)
@@ -187,6 +199,14 @@ def main(argv=None) -> int:
                 print(f"refused: {exc.message} {exc.fields or ''}".rstrip(), file=sys.stderr)
                 return 2
             raise
+    if args.command == "contributions":
+        from ops import recovery_ops
+        if args.action == "notice":
+            return recovery_ops.notice(settings.amqp_uri, args.file_number, args.year, args.sent_on, args.by)
+        if args.action == "plan":
+            return recovery_ops.plan(settings.amqp_uri, args.file_number, args.year, args.instalments,
+                                     args.first_due, args.by)
+        return recovery_ops.cancel(settings.amqp_uri, args.plan_id, args.by)
     if args.command == "dead-letters":
         from ops import dead_letters as dl_ops
         if args.action == "list":

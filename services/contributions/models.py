@@ -200,3 +200,38 @@ class IncomeEstimate(Base):
     month: Mapped[int] = mapped_column(Integer, primary_key=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FormalNotice(Base):
+    """A formal notice (mise en demeure) sent for a year's unpaid contributions. While the year still has
+    arrears the notice is unpaid and the member is not up to date; the latest one also sets the schedule's
+    ``notice_date`` (reduced monthly surcharge when settled within 30 days of it)."""
+
+    __tablename__ = "formal_notices"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    file_number: Mapped[str] = mapped_column(String(9), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    sent_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)  # arrears + surcharge claimed on that day
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PaymentPlan(Base):
+    """A payment plan agreed with an advisor for a year's arrears: the member pays ``amount`` in ``instalments``
+    monthly payments from ``first_due``. Until the year's arrears are settled (or the plan is cancelled) the
+    member is not up to date (domain.md §3.3)."""
+
+    __tablename__ = "payment_plans"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    file_number: Mapped[str] = mapped_column(String(9), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    instalments: Mapped[int] = mapped_column(Integer)
+    first_due: Mapped[date] = mapped_column(Date)
+    agreed_on: Mapped[date] = mapped_column(Date)  # the service's day when recorded
+    agreed_by: Mapped[str] = mapped_column(String(64))
+    agreed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -12,7 +12,7 @@ from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.handlers import reliable_event_handler
 
-from . import campaigns, declarations, estimates, overview, payments, simulations
+from . import campaigns, declarations, estimates, overview, payments, recovery, simulations
 from .domain import parameters
 from .models import Outbox
 
@@ -151,6 +151,24 @@ class ContributionsService:
     def campaign_finish(self, campaign_id):
         with self.db.transaction() as session:
             return campaigns.finish(session, campaign_id)
+
+    # -- recovery: formal notices and payment plans (staff, see recovery) ----------------------------------------
+
+    @rpc
+    def record_formal_notice(self, file_number, year, sent_on, by):
+        with self.db.transaction() as session:
+            return recovery.record_notice(session, file_number, year, sent_on, by)
+
+    @rpc
+    def record_payment_plan(self, file_number, year, instalments, first_due, by, as_of=None):
+        with self.db.transaction() as session:
+            return recovery.record_plan(session, file_number, year, instalments, first_due, by,
+                                        self._today(as_of))
+
+    @rpc
+    def cancel_payment_plan(self, plan_id, by):
+        with self.db.transaction() as session:
+            return recovery.cancel_plan(session, plan_id, by)
 
     @rpc
     def health(self):

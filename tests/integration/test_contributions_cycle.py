@@ -257,3 +257,74 @@ def test_campaign_twice_is_idempotent_and_skips_members_already_called(db):
 def test_campaign_year_without_rules_is_refused(db):
     with db.transaction() as session, pytest.raises(InvalidRequest):
         campaigns.start(session, 2031)
+
+
+# -- arrears, formal notice and payment plan ------------------------------------------------------------------------
+
+def pay(db, reference, amount, paid_on, file_number="1234567", year=2026):
+    from services.contributions.models import Payment
+    with db.transaction() as session:
+        session.add(Payment(reference=reference, file_number=file_number, year=year, amount=D(amount),
+                            paid_on=paid_on, source="bank", recorded_at=datetime.now(timezone.utc)))
+
+
+def status(db, day, file_number="1234567"):
+    from services.contributions import payments
+    with db.transaction() as session:
+        return payments.schedules(session, file_number, day)
+
+
+def test_arrears_formal_notice_and_payment_plan_keep_the_member_not_up_to_date(db):
+    from services.contributions import recovery
+    with db.transaction() as session:
+        session.add(Contributor(file_number="1234567", profession="infirmier", conventionne=True,
+                                affiliation_date=date(2006, 7, 1)))
+    # 2026 on 40 000, all conventioned: 9 126,00 = 12 x 760,50 from 5 January
+    declare(db, 2026, "40000.00", date(2026, 1, 1), conventioned="40000.00", file_number="1234567")
+    pay(db, "B1", "760.50", date(2026, 1, 5))
+    pay(db, "B2", "760.50", date(2026, 2, 5))
+
+    # 20 April: March late 2 started months (5 % + 2 x 0,2 % = 5,4 % x 760,50 = 41,067 -> 41,07), April 1
+    # (5,2 % -> 39,546 -> 39,55): arrears 1 521,00 + 80,62
+    view = status(db, date(2026, 4, 20))
+    assert (view["up_to_date"], view["reason"], view["to_pay_now"]) == (False, "arrears", "1601.62")
+    with db.transaction() as session:
+        notice = recovery.record_notice(session, "1234567", 2026, "2026-04-20", "agent.dupont")
+    assert notice["amount"] == "1601.62"
+
+    # 10 May, within 30 days of the notice: the reduced 0,1 % a month: March 3 months 5,3 % -> 40,3065 -> 40,31;
+    # April 2 months 5,2 % -> 39,55; May 1 month 5,1 % -> 38,7855 -> 38,79: 2 281,50 + 118,65 = 2 400,15
+    view = status(db, date(2026, 5, 10))
+    assert (view["up_to_date"], view["reason"], view["to_pay_now"]) == (False, "formal_notice", "2400.15")
+    assert view["formal_notices"] == [{"year": 2026, "sent_on": "2026-04-20", "amount": "1601.62"}]
+
+    # a plan agreed on 10 May: 2 400,15 in 3 monthly payments (800,05 each) from 1 June
+    with db.transaction() as session:
+        plan = recovery.record_plan(session, "1234567", 2026, 3, "2026-06-01", "agent.dupont", date(2026, 5, 10))
+    assert (plan["amount"], plan["instalment_amounts"]) == ("2400.15", ["800.05"] * 3)
+    view = status(db, date(2026, 5, 10))
+    assert (view["up_to_date"], view["reason"]) == (False, "payment_plan")
+    assert [p["id"] for p in view["payment_plans"]] == [plan["id"]]
+
+    # paying on time what the plan says is still not up to date while instalments of the year stay unpaid
+    pay(db, "P1", "800.05", date(2026, 6, 1))
+    assert status(db, date(2026, 6, 2))["reason"] == "payment_plan"
+    # everything due settled: up to date again; the plan and the notice are done with
+    pay(db, "P2", "3000.00", date(2026, 6, 3))
+    view = status(db, date(2026, 6, 4))
+    assert (view["up_to_date"], view["reason"], view["payment_plans"], view["formal_notices"]) == (
+        True, "up_to_date", [], [])
+
+
+def test_notice_and_plan_bad_input_is_refused_with_the_reason(db):
+    from carpimko.errors import NotFound
+    from services.contributions import recovery
+    campaign(db, 2026, date(2026, 1, 1))
+    with db.transaction() as session, pytest.raises(InvalidRequest) as caught:
+        recovery.record_notice(session, MEMBER, 2026, "2026-01-01", "agent")
+    assert "nothing is late" in caught.value.fields["sent_on"][0]
+    with db.transaction() as session, pytest.raises(InvalidRequest) as caught:
+        recovery.record_plan(session, MEMBER, 2026, 0, "2025-01-01", "", date(2026, 3, 1))
+    assert set(caught.value.fields) == {"instalments", "first_due", "by"}
+    with db.transaction() as session, pytest.raises(NotFound):
+        recovery.record_notice(session, MEMBER, 2024, "2026-01-01", "agent")

@@ -77,3 +77,59 @@ def test_estimate_api_validates_and_locks_once_the_year_is_declared(portal):
     assert year["surcharge"] and any(l["scheme"] == "surcharge" for l in year["lines"])
     mine = text(s.get(f"{base}/cotisations").text)
     assert "Majoration pour estimation insuffisante" in mine and "plus d'un tiers" in mine
+
+
+def carpimko(amqp_uri, *args):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "CARPIMKO_AMQP_URI": amqp_uri, "PYTHONPATH": str(root)}
+    return subprocess.run([sys.executable, "-m", "ops.cli", *args], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_formal_notice_then_payment_plan_are_impossible_to_miss_on_the_dashboard(portal, rabbit_config):
+    base, restart_contributions = portal
+    amqp = rabbit_config["AMQP_URI"]
+    s = login(base)
+    r = s.post(f"{base}/api/v1/declarations",
+               json={"year": 2026, "professional_income": "40000", "conventioned_income": "40000"})
+    assert r.status_code == 202
+    wait_for(lambda: s.get(f"{base}/api/v1/schedules").json()["schedules"])
+    # nothing paid by 20 April: 9 126 = 12 x 760,50; January 4 started months late (5,8 % -> 44,109 -> 44,11),
+    # February 3 (5,6 % -> 42,588 -> 42,59), March 2 (5,4 % -> 41,067 -> 41,07), April 1 (5,2 % -> 39,546 ->
+    # 39,55): 3 042,00 + 167,32 = 3 209,32
+    restart_contributions("2026-04-20")
+    refused = carpimko(amqp, "contributions", "notice", "1234567", "--year", "2025", "--sent-on", "2026-04-20",
+                       "--by", "agent.martin")
+    assert refused.returncode == 2 and "no schedule for 2025" in refused.stderr
+    done = carpimko(amqp, "contributions", "notice", "1234567", "--year", "2026", "--sent-on", "2026-04-20",
+                    "--by", "agent.martin")
+    assert done.returncode == 0, done.stderr
+    assert "3209.32 claimed" in done.stdout
+    home = text(s.get(f"{base}/").text)
+    assert "Une mise en demeure vous a été adressée le 20 avril 2026 pour vos cotisations 2026" in home
+    assert "dans les 30 jours suivant la mise en demeure" in home and "91e jour" in home
+
+    plan = carpimko(amqp, "contributions", "plan", "1234567", "--year", "2026", "--instalments", "4",
+                    "--first-due", "2026-05-01", "--by", "agent.martin")
+    assert plan.returncode == 0, plan.stderr
+    # the same day, within 30 days of the notice, the monthly surcharge is the reduced 0,1 %: 5,4 % -> 41,07;
+    # 5,3 % -> 40,3065 -> 40,31; 5,2 % -> 39,55; 5,1 % -> 38,7855 -> 38,79: 3 042,00 + 159,72 = 3 201,72 in 4
+    assert "3201.72 in 4 monthly payment(s) (800.43, 800.43, 800.43, 800.43)" in plan.stdout
+    view = s.get(f"{base}/api/v1/schedules").json()
+    assert (view["up_to_date"], view["reason"]) == (False, "payment_plan")
+    home = text(s.get(f"{base}/").text)
+    assert "Vous avez un plan de paiement en cours pour vos cotisations 2026" in home
+    assert "vous n'êtes pas « à jour » tant que le plan n'est pas soldé" in home
+    page = text(s.get(f"{base}/echeancier").text)
+    assert "Votre plan de paiement 2026 : 3 201,72 € en 4 mensualités" in page.replace("\u202f", " ")
+    bad = carpimko(amqp, "contributions", "plan", "1234567", "--year", "2026", "--instalments", "99",
+                   "--first-due", "2026-01-01", "--by", "agent.martin")
+    assert bad.returncode == 2 and "instalments" in bad.stderr and "first_due" in bad.stderr
+    plan_id = plan.stdout.split("payment plan ")[1].split()[0]
+    cancelled = carpimko(amqp, "contributions", "plan-cancel", plan_id, "--by", "agent.martin")
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert s.get(f"{base}/api/v1/schedules").json()["reason"] == "formal_notice"

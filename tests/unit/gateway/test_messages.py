@@ -21,7 +21,7 @@ FIELDS = {
 
 def test_catalogue_sections():
     catalogue = messages.catalogue("fr")
-    assert set(catalogue) == {"errors", "fields", "dashboard", "estimate"}
+    assert set(catalogue) == {"errors", "fields", "dashboard", "cycle"}
     assert catalogue is messages.catalogue("fr")  # cached
 
 
