@@ -43,6 +43,13 @@ def latest_declarations(session: Session, file_number: str) -> dict[int, Declara
     return {row.year: row for row in rows}
 
 
+def lock_member(session: Session, file_number: str) -> Contributor | None:
+    """Lock the member's contributor row for the transaction (PostgreSQL ``FOR UPDATE``): the calls of one
+    member (a declaration, the campaign, an estimate handled by concurrent workers) are issued one at a time,
+    so a year never gets two current calls."""
+    return session.scalar(select(Contributor).where(Contributor.file_number == file_number).with_for_update())
+
+
 def current_assessment(session: Session, file_number: str, year: int, lock: bool = False) -> Assessment | None:
     query = select(Assessment).where(Assessment.file_number == file_number, Assessment.year == year,
                                      Assessment.is_current.is_(True))
@@ -87,7 +94,7 @@ def issue_call(session: Session, file_number: str, year: int, stage: str, *, as_
 
     ``only_if_changed``: issue nothing (return None) when the call would be the current one again, same basis
     and same lines (an adjustment that adjusts nothing is not sent to the member)."""
-    contributor = session.get(Contributor, file_number)
+    contributor = lock_member(session, file_number)
     if contributor is None:
         raise calculation.InvalidDeclaration(f"unknown member {file_number}")
     estimate = _estimate_of(session, file_number, year) if stage != "regularised" else None

@@ -84,7 +84,7 @@ def call_member(session: Session, cid: str, file_number: str, as_of: date) -> st
     done = session.get(CampaignMember, (cid, file_number))
     if done is not None:
         return done.outcome
-    if session.get(Contributor, file_number) is None:
+    if calls.lock_member(session, file_number) is None:  # a declaration handled meanwhile waits, or is seen
         raise NotFound(f"no contributor {file_number}", {})
     existing = session.scalar(select(Assessment.id).where(Assessment.file_number == file_number,
                                                           Assessment.year == campaign.year).limit(1))

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carpimko import inbox, outbox
@@ -19,7 +19,7 @@ from carpimko.events import Event, new_event
 
 from . import calls, payments
 from .domain import calculation, parameters
-from .models import Assessment, AssessmentLine, Contributor, Declaration, Inbox, Outbox
+from .models import Assessment, Contributor, Declaration, Inbox, Outbox
 
 CONSUMER = "contributions.on_income_declared"
 
@@ -103,7 +103,7 @@ def assess_declared_income(session: Session, event: Event, as_of=None) -> str | 
         return None
     p = event.payload
     declaration_id = str(p["declaration_id"])
-    contributor = session.get(Contributor, event.member_id)
+    contributor = calls.lock_member(session, event.member_id)
     if contributor is None:
         raise PermanentFailure(f"unknown member {event.member_id}")
     try:

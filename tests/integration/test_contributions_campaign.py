@@ -64,7 +64,15 @@ def test_interrupted_campaign_resumes_and_a_second_run_issues_nothing(contributi
     out, err = first.communicate(timeout=30)
     assert first.returncode == 130, (out, err)
     assert "run the same command again to resume" in err
-    done_after_interrupt = count(db, select(func.count()).select_from(CampaignMember))
+    # the batch sent just before the interrupt may still complete in the service (it is then done, and the
+    # next run skips it): wait for the count to settle
+    settled = []
+    def stable():
+        settled.append(count(db, select(func.count()).select_from(CampaignMember)))
+        time.sleep(0.5)
+        return len(settled) >= 2 and settled[-1] == settled[-2]
+    wait_for(stable, timeout=30)
+    done_after_interrupt = settled[-1]
     assert 5 <= done_after_interrupt < len(MEMBERS)
 
     second = cli(config, "--year", "2026", "--no-progress")

@@ -133,3 +133,26 @@ def test_formal_notice_then_payment_plan_are_impossible_to_miss_on_the_dashboard
     cancelled = carpimko(amqp, "contributions", "plan-cancel", plan_id, "--by", "agent.martin")
     assert cancelled.returncode == 0, cancelled.stderr
     assert s.get(f"{base}/api/v1/schedules").json()["reason"] == "formal_notice"
+
+
+def test_mes_cotisations_says_which_call_and_why_it_changed(portal):
+    base, _ = portal
+    s = login(base, "7654321")
+    # 1 January 2026: 2025 income declared -> 2025 regularised, 2026 adjusted on it (8 742,00)
+    r = s.post(f"{base}/api/v1/declarations", json={"year": 2025, "professional_income": "40000",
+                                                    "conventioned_income": None})
+    assert r.status_code == 202
+    year = wait_for(lambda: (lambda r: r.json() if r.status_code == 200 else None)(
+        s.get(f"{base}/api/v1/contributions/2026")))
+    assert (year["status"], year["basis"], year["income_year"], year["total"]) == ("adjusted", "income", 2025,
+                                                                                  "8742.00")
+    mine = text(s.get(f"{base}/cotisations").text)
+    assert "Appel ajusté — calculé sur vos revenus 2025 (40 000,00 €)" in mine.replace("\u202f", " ")
+    assert "Montant définitif (régularisation) — calculé sur vos revenus 2025" in mine
+    # then an estimate of 24 000: 5 656,61, i.e. 3 085,39 less, and the reason is the basis
+    ok = s.put(f"{base}/api/v1/estimate", json={"year": 2026, "months": {"1": "24000"}})
+    assert ok.status_code == 200
+    mine = text(s.get(f"{base}/cotisations").text).replace("\u202f", " ")
+    assert "vos cotisations baissent de 3 085,39 €" in mine
+    assert "cet appel est calculé sur votre estimation de revenus 2026 (le précédent sur vos revenus 2025)" \
+        in mine
