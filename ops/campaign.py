@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 
+from nameko.exceptions import RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
 import carpimko.errors  # noqa: F401 - registers the errors, so a refusal comes back as itself
@@ -71,6 +72,10 @@ def run(amqp_uri: str, year: int, rate: float | None = None, progress: bool = Tr
             finally:
                 bar.close()
             final = rpc.contributions.campaign_finish(cid)
+    except (UnknownService, RpcTimeout) as exc:
+        print(f"the contributions service does not answer ({type(exc).__name__}): {issued} call(s) issued in "
+              f"this run; start the service and run the same command again to resume", file=out)
+        return 1
     except (KeyboardInterrupt, _Stop):
         print(f"interrupted: {issued} call(s) issued in this run; run the same command again to resume",
               file=out)

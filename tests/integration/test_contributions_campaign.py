@@ -112,3 +112,14 @@ def test_a_bad_rate_is_refused(contributions):
     run = cli(config, "--year", "2026", "--rate", "fast")
     out, err = run.communicate(timeout=60)
     assert run.returncode == 2 and "--rate 'fast'" in err
+
+
+def test_service_down_is_said_and_nothing_hangs(rabbit_config):
+    """No contributions service on the vhost: a clear message and a non-zero exit, quickly."""
+    config = {"AMQP_URI": rabbit_config["AMQP_URI"]}
+    started = time.monotonic()
+    run = cli(config, "--year", "2026", "--no-progress")
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 1, (out, err)
+    assert "the contributions service does not answer" in err and "run the same command again" in err
+    assert time.monotonic() - started < 30
