@@ -62,7 +62,7 @@ def run(amqp_uri: str, year: int, rate: float | None = None, progress: bool = Tr
                     chunk = pending[start:start + batch]
                     outcomes = rpc.contributions.campaign_call(cid, chunk, as_of)
                     issued += sum(1 for o in outcomes.values() if o == "issued")
-                    already += sum(1 for o in outcomes.values() if o != "issued")
+                    already += sum(1 for o in outcomes.values() if o == "already_called")
                     sent += len(chunk)
                     bar.update(len(chunk))
                     if rate:
@@ -82,6 +82,7 @@ def run(amqp_uri: str, year: int, rate: float | None = None, progress: bool = Tr
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous_term)
-    print(f"{issued} call(s) issued, {already} member(s) already called; campaign "
+    print(f"{issued} call(s) issued, {already} member(s) already called, {final['not_affiliated']} not yet "
+          f"affiliated in total; campaign "
           f"{'finished' if final['finished_at'] else 'not finished'} ({final['done']}/{final['members_total']})")
     return 0 if final["finished_at"] else 1

@@ -8,7 +8,8 @@ the same transaction. So the campaign is
 - resumable: an interrupted run leaves every member either fully done (call + event + progress row) or not at
   all, and the next run lists only those not done;
 - idempotent: a member already done is skipped, and a member who already has a call of Y (a declaration, an
-  estimate, an earlier campaign) is recorded ``already_called`` without a second assessment or event.
+  estimate, an earlier campaign) is recorded ``already_called`` without a second assessment or event; a member
+  affiliated from a later year is recorded ``not_affiliated``.
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ def progress(session: Session, campaign: Campaign) -> dict:
     done = sum(outcomes.values())
     return {"campaign_id": campaign.id, "year": campaign.year, "members_total": total, "done": done,
             "issued": outcomes.get("issued", 0), "already_called": outcomes.get("already_called", 0),
+            "not_affiliated": outcomes.get("not_affiliated", 0),
             "started_at": campaign.started_at.isoformat(),
             "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None}
 
@@ -84,13 +86,16 @@ def call_member(session: Session, cid: str, file_number: str, as_of: date) -> st
     done = session.get(CampaignMember, (cid, file_number))
     if done is not None:
         return done.outcome
-    if calls.lock_member(session, file_number) is None:  # a declaration handled meanwhile waits, or is seen
+    contributor = calls.lock_member(session, file_number)  # a declaration handled meanwhile waits, or is seen
+    if contributor is None:
         raise NotFound(f"no contributor {file_number}", {})
     existing = session.scalar(select(Assessment.id).where(Assessment.file_number == file_number,
                                                           Assessment.year == campaign.year).limit(1))
     assessment_id = None
     if existing is not None:
         outcome = "already_called"
+    elif contributor.affiliation_date is not None and contributor.affiliation_date.year > campaign.year:
+        outcome = "not_affiliated"  # affiliated from a later year: nothing to call
     else:
         assessment = calls.issue_call(session, file_number, campaign.year, "provisional", as_of=as_of,
                                       trigger="campaign", campaign_id=cid)

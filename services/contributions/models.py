@@ -184,7 +184,7 @@ class CampaignMember(Base):
 
     campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
     file_number: Mapped[str] = mapped_column(String(9), primary_key=True)
-    outcome: Mapped[str] = mapped_column(String(16))  # issued, already_called
+    outcome: Mapped[str] = mapped_column(String(16))  # issued, already_called, not_affiliated
     assessment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     done_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -254,6 +254,16 @@ def test_campaign_twice_is_idempotent_and_skips_members_already_called(db):
     assert len(history(db, 2026)) == 1
 
 
+def test_campaign_skips_a_member_affiliated_from_a_later_year(db):
+    with db.transaction() as session:
+        session.add(Contributor(file_number="2222222", profession="infirmier", conventionne=False,
+                                affiliation_date=date(2027, 1, 1)))
+    assert campaign(db, 2026, date(2026, 1, 1)) == {"2222222": "not_affiliated", MEMBER: "issued"}
+    assert history(db, 2026, "2222222") == []
+    with db.transaction() as session:
+        assert campaigns.finish(session, campaigns.campaign_id(2026))["not_affiliated"] == 1
+
+
 def test_campaign_year_without_rules_is_refused(db):
     with db.transaction() as session, pytest.raises(InvalidRequest):
         campaigns.start(session, 2031)
