@@ -3,13 +3,15 @@
 The work is done by the contributions service (``services/contributions/campaigns.py``) over RPC, so each call
 goes through the same reliable path as a declaration (assessment, outbox event, schedule, then documents and
 notifications). This command only paces it: it opens the campaign, asks for the members still to call, sends
-them in small batches at ``--rate`` members per second at most, and shows a progress bar. Interrupted (Ctrl-C,
+them in small batches (a few at once, so the service's workers and copies share them) at ``--rate`` members
+per second at most, and shows a progress bar. Interrupted (Ctrl-C,
 SIGTERM, a crash), it is resumed by running it again: members already done are not called twice.
 """
 from __future__ import annotations
 
 import re
 import signal
+from collections import deque
 import sys
 import time
 
@@ -19,6 +21,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 import carpimko.errors  # noqa: F401 - registers the errors, so a refusal comes back as itself
 
 BATCH_MAX = 50
+PARALLEL = 4  # batches in flight at once (each is one worker of the contributions service)
 
 
 def parse_rate(text: str | None) -> float | None:
@@ -37,14 +40,14 @@ class _Stop(Exception):
 
 
 def run(amqp_uri: str, year: int, rate: float | None = None, progress: bool = True, as_of: str | None = None,
-        timeout: float = 60, out=sys.stderr) -> int:
+        timeout: float = 60, parallel: int = PARALLEL, out=sys.stderr) -> int:
     from tqdm import tqdm
 
     def stop(signum, frame):
         raise _Stop()
 
     previous_term = signal.signal(signal.SIGTERM, stop)
-    batch = BATCH_MAX if rate is None else max(1, min(BATCH_MAX, int(rate)))
+    batch = BATCH_MAX if rate is None else max(1, min(BATCH_MAX, int(rate) // parallel or 1))
     issued = already = 0
     started = None
     try:
@@ -57,18 +60,30 @@ def run(amqp_uri: str, year: int, rate: float | None = None, progress: bool = Tr
                        file=out)
             started = time.monotonic()
             sent = 0
+            in_flight: deque = deque()
+
+            def collect():
+                nonlocal issued, already
+                chunk, reply = in_flight.popleft()
+                outcomes = reply.result()
+                issued += sum(1 for o in outcomes.values() if o == "issued")
+                already += sum(1 for o in outcomes.values() if o == "already_called")
+                bar.update(len(chunk))
+
             try:
                 for start in range(0, len(pending), batch):
                     chunk = pending[start:start + batch]
-                    outcomes = rpc.contributions.campaign_call(cid, chunk, as_of)
-                    issued += sum(1 for o in outcomes.values() if o == "issued")
-                    already += sum(1 for o in outcomes.values() if o == "already_called")
+                    # up to ``parallel`` batches at once: the service's workers (and copies) share them
+                    in_flight.append((chunk, rpc.contributions.campaign_call.call_async(cid, chunk, as_of)))
                     sent += len(chunk)
-                    bar.update(len(chunk))
+                    if len(in_flight) >= parallel:
+                        collect()
                     if rate:
                         ahead = sent / rate - (time.monotonic() - started)
                         if ahead > 0:
                             time.sleep(ahead)
+                while in_flight:
+                    collect()
             finally:
                 bar.close()
             final = rpc.contributions.campaign_finish(cid)
