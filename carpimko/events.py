@@ -89,6 +89,62 @@ class ContributionsRecalculatedV1(Schema):
     notes = fields.List(fields.String(), required=True)
 
 
+class CallChangeLineV2(Schema):
+    scheme = fields.String(required=True)
+    label = fields.String(required=True)
+    previous = Money(required=True)
+    current = Money(required=True)
+    difference = Money(required=True)
+
+
+class CallChangeReasonV2(Schema):
+    """``code``: income_changed, basis_changed, conventioned_income_changed, conventionne_changed,
+    parameters_changed, estimate_surcharge; ``previous``/``current`` as text (amounts, versions, bases)."""
+
+    code = fields.String(required=True)
+    previous = fields.String(required=True, allow_none=True)
+    current = fields.String(required=True, allow_none=True)
+
+
+class CallChangesV2(Schema):
+    """What changed since the previous call of the same year, and why."""
+
+    previous_assessment_id = fields.UUID(required=True)
+    previous_status = fields.String(required=True)
+    previous_total = Money(required=True)
+    difference = Money(required=True)
+    lines = fields.List(fields.Nested(CallChangeLineV2), required=True)
+    reasons = fields.List(fields.Nested(CallChangeReasonV2), required=True)
+
+
+class ContributionsRecalculatedV2(Schema):
+    """A new call of a member's year (the yearly cycle, docs/domain.md §3.3): ``status`` is the stage,
+    provisional (on N-2 income), adjusted (on N-1) or regularised (on N). ``declaration_id`` is the
+    declaration regularised (None for provisional and adjusted calls); ``basis`` where the income came from
+    (income, no_income: 5 PASS, flat_start: start of activity, estimate: the member's estimate) and
+    ``income_year`` its year; ``trigger`` what caused the call; ``changes`` the difference with the previous
+    call of the year and why (None for the first call); ``surcharge`` the estimate surcharge included in
+    ``total`` (regularisation only)."""
+
+    assessment_id = fields.UUID(required=True)
+    declaration_id = fields.UUID(required=True, allow_none=True)
+    year = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["provisional", "adjusted", "regularised"]))
+    basis = fields.String(required=True, validate=validate.OneOf(["income", "no_income", "flat_start",
+                                                                  "estimate"]))
+    income_year = fields.Integer(required=True, allow_none=True)
+    trigger = fields.String(required=True, validate=validate.OneOf(["declaration", "campaign", "estimate"]))
+    parameters_version = fields.String(required=True)
+    income_used = Money(required=True)
+    income_declared = fields.Boolean(required=True)
+    lines = fields.List(fields.Nested(AssessmentLineV1), required=True, validate=validate.Length(min=1))
+    total = Money(required=True)
+    previous_total = Money(required=True, allow_none=True)
+    changes = fields.Nested(CallChangesV2, required=True, allow_none=True)
+    surcharge = Money(required=True, allow_none=True)
+    notes = fields.List(fields.String(), required=True)
+
+
 class DocumentGeneratedV1(Schema):
     document_id = fields.UUID(required=True)
     kind = fields.String(required=True)
@@ -253,6 +309,7 @@ class CareerStatementRequestedV1(Schema):
 CONTRACTS: dict[tuple[str, int], type[Schema]] = {
     ("income_declared", 1): IncomeDeclaredV1,
     ("contributions_recalculated", 1): ContributionsRecalculatedV1,
+    ("contributions_recalculated", 2): ContributionsRecalculatedV2,
     ("document_generated", 1): DocumentGeneratedV1,
     ("notification_sent", 1): NotificationSentV1,
     ("notification_failed", 1): NotificationFailedV1,

@@ -210,3 +210,60 @@ openapi.register("GET", "/api/v1/mandate", summary="The SEPA direct-debit mandat
                  tag="Cotisations", responses={200: MandateViewSchema})
 openapi.register("PUT", "/api/v1/mandate", summary="Record the SEPA direct-debit mandate",
                  tag="Cotisations", body=MandateSchema, responses={200: MandateViewSchema})
+
+
+# -- the member's estimate of the current year (monthly entries) ---------------------------------------------------
+
+class EstimateSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    year = fields.Integer(required=True)
+    months = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), required=True)
+
+
+_ESTIMATE_RULES = (("month must be 1 to 12", "month"), ("at least one month", "empty"),
+                   ("only the current year", "year"))
+
+
+def translate_estimate(exc: InvalidRequest) -> InvalidRequest:
+    """Field errors of the estimate in French: the estimate's own wording, then the shared rules."""
+    wording = messages.catalogue()["cycle"]
+    out = {}
+    for name, problems in exc.fields.items():
+        text = " ".join(problems if isinstance(problems, list) else [str(problems)])
+        code = next((c for needle, c in _ESTIMATE_RULES if needle in text), None)
+        out[name] = [wording[f"estimate_{code}"]] if code else messages.translate_field_errors({name: problems})[name]
+    return InvalidRequest(exc.args[0] if exc.args else "invalid request", out)
+
+
+def estimate(ctx, request) -> Response:
+    """``GET /api/v1/estimate``: the monthly entries of the current year, their sum and the year's call."""
+    return web.json_response({"estimate": _call(ctx, "get_estimate", _file_number(ctx, request))})
+
+
+def save_estimate(ctx, request) -> Response:
+    """``PUT /api/v1/estimate``: replace the monthly entries of the current year; adjusts the year's call."""
+    file_number = _file_number(ctx, request)
+    data = _load(EstimateSchema(), request)
+    try:
+        view = ctx.backends.call("contributions", "save_estimate", file_number, data["year"], data["months"])
+    except InvalidRequest as exc:
+        raise translate_estimate(exc) from None
+    return web.json_response({"estimate": view})
+
+
+class EstimateViewSchema(_Out):
+    estimate = fields.Dict(required=True)
+
+
+openapi.register("GET", "/api/v1/estimate", summary="The estimate of the current year's income",
+                 tag="Cotisations", responses={200: EstimateViewSchema},
+                 description="`months`: month number to amount entered; `total` their sum; `locked` once the "
+                             "year's income is declared; `call` the year's current call.")
+openapi.register("PUT", "/api/v1/estimate", summary="Enter the monthly fees of the current year",
+                 tag="Cotisations", body=EstimateSchema, responses={200: EstimateViewSchema}, errors=(409,),
+                 description="`months` maps 1-12 to decimal amounts; they replace the previous entries and "
+                             "the year's provisional call is adjusted on their sum (409 once the year is "
+                             "declared). If the real income proves more than a third above the estimate, a "
+                             "10 % surcharge on the contributions avoided applies at regularisation.")

@@ -74,7 +74,9 @@ def _schedule_page(ctx, session, status: int = 200, errors: dict | None = None, 
     file_number = session["member"]["file_number"]
     overview = ctx.backends.call("contributions", "schedules", file_number)
     mandate = ctx.backends.call("contributions", "get_mandate", file_number)
+    recovery_why, recovery_todo = recovery_texts(overview)
     return web.render("contributions/schedule.html", status=status, overview=overview, mandate=mandate,
+                      recovery_why=recovery_why, recovery_todo=recovery_todo,
                       frequencies=FREQUENCY_LABELS, errors=errors or {}, values=values or {}, done=done,
                       **_member(session))
 
@@ -141,7 +143,78 @@ def up_to_date_block(ctx, session):
     overview = _schedules_for(ctx, session)
     if overview is None:
         return None
+    why, what_to_do = recovery_texts(overview)
     return {"up_to_date": overview["up_to_date"], "balance": overview["to_pay_now"],
-            "what_to_do": messages.catalogue()["dashboard"]["not_up_to_date"].format(
+            "reason": overview["reason"], "why": why,
+            "what_to_do": what_to_do or messages.catalogue()["dashboard"]["not_up_to_date"].format(
                 amount=formatting.euros(overview["to_pay_now"])),
             "url": "/echeancier"}
+
+
+def recovery_texts(overview: dict) -> tuple[str | None, str | None]:
+    """Why the member is not up to date and what to do, when the fund recorded a payment plan or a formal
+    notice (None, None otherwise: the general arrears wording applies)."""
+    wording = messages.catalogue()["cycle"]
+    amount = formatting.euros(overview["to_pay_now"])
+    if overview.get("reason") == "payment_plan" and overview.get("payment_plans"):
+        plans = overview["payment_plans"]
+        first = plans[0]
+        amounts = ", ".join(formatting.euros(a) for a in dict.fromkeys(first["instalment_amounts"]))
+        return (wording["why_payment_plan"].format(years=", ".join(str(p["year"]) for p in plans)),
+                wording["todo_payment_plan"].format(amounts=amounts, amount=amount,
+                                                    first_due=formatting.day(first["first_due"])))
+    if overview.get("reason") == "formal_notice" and overview.get("formal_notices"):
+        notice = overview["formal_notices"][-1]
+        return (wording["why_formal_notice"].format(sent_on=formatting.day(notice["sent_on"]),
+                                                    year=notice["year"]),
+                wording["todo_formal_notice"].format(amount=amount))
+    return None, None
+
+
+# -- Mes revenus: the estimate of the current year (monthly entries) -----------------------------------------------
+
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+          "novembre", "décembre")
+
+
+def _estimate_page(ctx, session, status: int = 200, errors: dict | None = None, values: dict | None = None,
+                   done: bool = False, locked_error: str | None = None):
+    view = ctx.backends.call("contributions", "get_estimate", session["member"]["file_number"])
+    values = values if values is not None else view["months"]
+    return web.render("contributions/estimate.html", status=status, estimate=view, months=MONTHS,
+                      values=values, errors=errors or {}, done=done, locked_error=locked_error,
+                      **_member(session))
+
+
+def estimate(ctx, request):
+    """``GET /revenus/estimation``: the monthly fees of the current year, their sum and the call they give."""
+    session = api.require_session(ctx, request)
+    refused = pages._contributors_only(session)
+    if refused is not None:
+        return refused
+    return _estimate_page(ctx, session, done=request.args.get("fait") == "1")
+
+
+def save_estimate(ctx, request):
+    """``POST /revenus/estimation``: store the monthly entries, then back to the page."""
+    from carpimko.errors import Conflict
+    from .contributions_api import translate_estimate
+    session = api.require_session(ctx, request)
+    web.check_csrf(request, session)
+    refused = pages._contributors_only(session)
+    if refused is not None:
+        return refused
+    values = {str(m): (request.form.get(f"month_{m}") or "").strip() for m in range(1, 13)}
+    year = request.form.get("year", "")
+    try:
+        ctx.backends.call("contributions", "save_estimate", session["member"]["file_number"],
+                          int(year) if year.isdigit() else year,
+                          {m: _amount_text(v) for m, v in values.items() if v})
+    except InvalidRequest as exc:
+        translated = translate_estimate(exc).fields
+        errors = {name: problems[0] for name, problems in translated.items()}
+        return _estimate_page(ctx, session, status=400, errors=errors, values=values)
+    except Conflict:
+        return _estimate_page(ctx, session, status=409, values=values,
+                              locked_error=messages.catalogue()["cycle"]["estimate_locked"])
+    return web.redirect("/revenus/estimation?fait=1")

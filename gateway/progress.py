@@ -7,7 +7,10 @@ STEPS = ("declared", "contributions_recalculated", "document_generated", "member
 
 def declaration_progress(declaration: dict, documents: list[dict], notifications: list[dict]) -> list[dict]:
     assessment = declaration.get("assessment") or {}
-    statement = next((d for d in documents if d["kind"] == "contribution_statement"), None)
+    statements = [d for d in documents if d["kind"] == "contribution_statement"]
+    # a declaration of year Y may also adjust Y+1 (same chain): the statement of Y is the one to follow
+    statement = next((d for d in statements if d.get("year") == declaration.get("year")),
+                     statements[0] if statements else None)
     notice = next((n for n in notifications if n.get("status", "sent") == "sent"
                    and (statement is None or n.get("document_id") == statement["id"])), None)
     return [

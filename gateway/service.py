@@ -191,6 +191,17 @@ class GatewayService:
     def api_set_mandate(self, request):
         return contributions_api.set_mandate(self.ctx, request)
 
+    # -- JSON API: the estimate of the current year (the yearly cycle) --
+    @http("GET", "/api/v1/estimate")
+    @web.api_errors
+    def api_estimate(self, request):
+        return contributions_api.estimate(self.ctx, request)
+
+    @http("PUT", "/api/v1/estimate")
+    @web.api_errors
+    def api_save_estimate(self, request):
+        return contributions_api.save_estimate(self.ctx, request)
+
     # -- JSON API: documents (listing and download above; verification) --
     @http("GET", "/api/v1/verifications/<string:code>")
     @web.api_errors
@@ -482,6 +493,17 @@ class GatewayService:
     @web.page_errors
     def set_mandate(self, request):
         return contributions_pages.set_mandate(self.ctx, request)
+
+    # -- pages: Mes revenus > estimation of the current year (the yearly cycle) -------------
+    @http("GET", "/revenus/estimation")
+    @web.page_errors
+    def estimate_page(self, request):
+        return contributions_pages.estimate(self.ctx, request)
+
+    @http("POST", "/revenus/estimation")
+    @web.page_errors
+    def estimate_submit(self, request):
+        return contributions_pages.save_estimate(self.ctx, request)
 
     # -- pages: documents (Mes documents, /verify/<code>) ---------------------------------
     @http("GET", "/documents")

@@ -71,6 +71,26 @@ def main(argv=None) -> int:
                         "TOTP provisioning URI printed once)")
     a.add_argument("login"); a.add_argument("--name", required=True)
     a.add_argument("--role", choices=["advisor", "supervisor", "admin"], required=True)
+    p = sub.add_parser("campaign", help="campaigns over every member (resumable, idempotent)")
+    csub = p.add_subparsers(dest="action", required=True)
+    yc = csub.add_parser("yearly-call", help="issue the provisional call of a year for every member")
+    yc.add_argument("--year", required=True, type=int)
+    yc.add_argument("--rate", help="at most N members per second, e.g. 50/s (default: as fast as possible)")
+    yc.add_argument("--as-of", help="the day the calls are issued, YYYY-MM-DD (default: the service's today)")
+    yc.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("contributions", help="recovery of unpaid contributions (staff)")
+    rsub = p.add_subparsers(dest="action", required=True)
+    n = rsub.add_parser("notice", help="record a formal notice (mise en demeure) sent for a year's arrears")
+    n.add_argument("file_number"); n.add_argument("--year", required=True, type=int)
+    n.add_argument("--sent-on", required=True, help="YYYY-MM-DD"); n.add_argument("--by", required=True)
+    pl = rsub.add_parser("plan", help="record a payment plan agreed for a year's arrears")
+    pl.add_argument("file_number"); pl.add_argument("--year", required=True, type=int)
+    pl.add_argument("--instalments", required=True, type=int, help="number of monthly payments (1-36)")
+    pl.add_argument("--first-due", required=True, help="YYYY-MM-DD"); pl.add_argument("--by", required=True)
+    pc = rsub.add_parser("plan-cancel", help="cancel a payment plan the member did not keep")
+    pc.add_argument("plan_id"); pc.add_argument("--by", required=True)
+
     f = sub.add_parser("franceconnect-dev", help="run the local FranceConnect-like provider "
                        "(development only)")
     f.add_argument("--host", default="127.0.0.1"); f.add_argument("--port", type=int, default=9090)
@@ -175,6 +195,35 @@ def main(argv=None) -> int:
         else:
             print(letters_ops.show(settings.amqp_uri, args.batch))
         return 0
+    if args.command == "campaign":
+        from ops import campaign as campaign_ops
+        try:
+            rate = campaign_ops.parse_rate(args.rate)
+        except ValueError as exc:
+            parser.error(str(exc))
+        if args.as_of:
+            from datetime import date
+            try:
+                date.fromisoformat(args.as_of)
+            except ValueError:
+                parser.error(f"--as-of {args.as_of!r}: expected a date YYYY-MM-DD")
+        try:
+            return campaign_ops.run(settings.amqp_uri, args.year, rate, progress=not args.no_progress,
+                                    as_of=args.as_of)
+        except Exception as exc:  # noqa: BLE001 - a refused year or a service down: say it, exit non-zero
+            from carpimko.errors import CarpimkoError
+            if isinstance(exc, CarpimkoError):
+                print(f"refused: {exc.message} {exc.fields or ''}".rstrip(), file=sys.stderr)
+                return 2
+            raise
+    if args.command == "contributions":
+        from ops import recovery_ops
+        if args.action == "notice":
+            return recovery_ops.notice(settings.amqp_uri, args.file_number, args.year, args.sent_on, args.by)
+        if args.action == "plan":
+            return recovery_ops.plan(settings.amqp_uri, args.file_number, args.year, args.instalments,
+                                     args.first_due, args.by)
+        return recovery_ops.cancel(settings.amqp_uri, args.plan_id, args.by)
     if args.command == "dead-letters":
         from ops import dead_letters as dl_ops
         if args.action == "list":

@@ -10,16 +10,16 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carpimko import inbox, outbox
 from carpimko.errors import InvalidRequest, NotFound, PermanentFailure
 from carpimko.events import Event, new_event
 
-from . import payments
+from . import calls, payments
 from .domain import calculation, parameters
-from .models import Assessment, AssessmentLine, Contributor, Declaration, Inbox, Outbox
+from .models import Assessment, Contributor, Declaration, Inbox, Outbox
 
 CONSUMER = "contributions.on_income_declared"
 
@@ -96,14 +96,14 @@ def record_declaration(session: Session, file_number: str, year, professional_in
 
 
 def assess_declared_income(session: Session, event: Event, as_of=None) -> str | None:
-    """Handle ``income_declared``: compute the year's assessment, stage
-    ``contributions_recalculated``. Returns the assessment id, or None for a
-    redelivered event."""
+    """Handle ``income_declared``: regularise the year (and adjust the next one when it is the current year,
+    see ``calls``), each call staging ``contributions_recalculated``. Returns the regularised assessment id,
+    or None for a redelivered event."""
     if not inbox.claim(session, Inbox, CONSUMER, event.event_id):
         return None
     p = event.payload
     declaration_id = str(p["declaration_id"])
-    contributor = session.get(Contributor, event.member_id)
+    contributor = calls.lock_member(session, event.member_id)
     if contributor is None:
         raise PermanentFailure(f"unknown member {event.member_id}")
     try:
@@ -126,47 +126,20 @@ def assess_declared_income(session: Session, event: Event, as_of=None) -> str | 
         return None  # already assessed under another event id (replayed batch)
 
     try:
-        result = calculation.assess(params, declaration.professional_income,
-                                    declaration.conventioned_income, contributor.conventionne)
+        # the income is checked before anything is stored: a declaration that cannot be assessed is refused
+        calculation.assess(params, declaration.professional_income, declaration.conventioned_income,
+                           contributor.conventionne)
+        today = as_of or payments.today()
+        assessment = calls.issue_call(session, event.member_id, p["year"], "regularised", as_of=today,
+                                      trigger="declaration", declaration=declaration, cause=event)
+        following = p["year"] + 1
+        if following == today.year and following in parameters.available_years():
+            current = calls.current_assessment(session, event.member_id, following)
+            if current is None or current.status != "regularised":
+                calls.issue_call(session, event.member_id, following, "adjusted", as_of=today,
+                                 trigger="declaration", cause=event, only_if_changed=True)
     except calculation.InvalidDeclaration as exc:
         raise PermanentFailure(str(exc)) from None
-
-    previous = session.scalar(
-        select(Assessment).where(Assessment.file_number == event.member_id,
-                                 Assessment.year == p["year"], Assessment.is_current.is_(True))
-        .with_for_update())
-    previous_total = previous.total if previous is not None else None
-    if previous is not None:
-        session.execute(update(Assessment).where(Assessment.id == previous.id)
-                        .values(is_current=False))
-
-    assessment = Assessment(
-        id=str(uuid.uuid4()), declaration_id=declaration_id, file_number=event.member_id,
-        year=p["year"], status="regularised", is_current=True,
-        parameters_version=result.parameters_version, income_used=result.income_used,
-        income_declared=result.income_declared, conventionne=contributor.conventionne,
-        total=result.total, previous_total=previous_total, notes=json.dumps(list(result.notes)),
-        computed_at=datetime.now(timezone.utc))
-    assessment.lines = [
-        AssessmentLine(position=i, scheme=line.scheme, label=line.label, base=line.base,
-                       rate=None if line.rate is None else str(line.rate), fixed=line.fixed,
-                       amount=line.amount)
-        for i, line in enumerate(result.lines)
-    ]
-    session.add(assessment)
-    outbox.add(session, Outbox, new_event(
-        "contributions_recalculated",
-        {"assessment_id": assessment.id, "declaration_id": declaration_id, "year": p["year"],
-         "status": assessment.status, "parameters_version": assessment.parameters_version,
-         "income_used": assessment.income_used, "income_declared": assessment.income_declared,
-         "lines": [{"scheme": l.scheme, "label": l.label, "base": l.base, "rate": l.rate,
-                    "fixed": l.fixed, "amount": l.amount} for l in assessment.lines],
-         "total": assessment.total, "previous_total": previous_total,
-         "notes": list(result.notes)},
-        member_id=event.member_id, cause=event))
-    session.flush()
-    payments.schedule_for_assessment(session, event.member_id, p["year"], assessment.total, assessment.id,
-                                     as_of=as_of or payments.today(), cause=event)
     return assessment.id
 
 

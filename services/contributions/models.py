@@ -59,10 +59,11 @@ class Assessment(Base):
     __tablename__ = "assessments"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    declaration_id: Mapped[str] = mapped_column(ForeignKey("declarations.id"), unique=True)
+    # the declaration this assessment regularises (None for provisional and adjusted calls)
+    declaration_id: Mapped[str | None] = mapped_column(ForeignKey("declarations.id"), unique=True, nullable=True)
     file_number: Mapped[str] = mapped_column(String(9))
     year: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))  # provisional, regularised
+    status: Mapped[str] = mapped_column(String(16))  # provisional, adjusted, regularised (cycle.STAGES)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
     parameters_version: Mapped[str] = mapped_column(String(32))
     income_used: Mapped[Decimal] = mapped_column(Money)
@@ -72,6 +73,15 @@ class Assessment(Base):
     previous_total: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of strings
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the yearly cycle (migration 0003; None on older rows): where the income came from (cycle.YearlyCall.basis),
+    # which year's income, what triggered the call, the declaration or campaign behind it, and the estimate
+    # surcharge added at regularisation
+    basis: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    income_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    trigger: Mapped[str | None] = mapped_column(String(16), nullable=True)  # declaration, campaign, estimate
+    cause_declaration_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    campaign_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    surcharge: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
 
     lines: Mapped[list["AssessmentLine"]] = relationship(
         order_by="AssessmentLine.position", cascade="all, delete-orphan", lazy="selectin")
@@ -151,6 +161,80 @@ class Mandate(Base):
     bic: Mapped[str] = mapped_column(String(11))
     holder: Mapped[str] = mapped_column(String(120))
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Campaign(Base):
+    """An operations campaign over every member (``carpimko campaign yearly-call --year Y``): one row per kind
+    and year, so running it again resumes it instead of starting over."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # e.g. "yearly-call-2027"
+    kind: Mapped[str] = mapped_column(String(32))
+    year: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CampaignMember(Base):
+    """Per-member progress of a campaign, written in the same transaction as the member's call (and its
+    outbox event): a member listed here is done, whatever happens to the process afterwards."""
+
+    __tablename__ = "campaign_members"
+
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    file_number: Mapped[str] = mapped_column(String(9), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # issued, already_called, not_affiliated
+    assessment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    done_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IncomeEstimate(Base):
+    """The member's estimate of the current year's income, one row per month entered (the physiotherapist
+    entering monthly fees); the estimate is their sum. Editable until the year's income is declared."""
+
+    __tablename__ = "income_estimates"
+
+    file_number: Mapped[str] = mapped_column(String(9), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class FormalNotice(Base):
+    """A formal notice (mise en demeure) sent for a year's unpaid contributions. While the year still has
+    arrears the notice is unpaid and the member is not up to date; the latest one also sets the schedule's
+    ``notice_date`` (reduced monthly surcharge when settled within 30 days of it)."""
+
+    __tablename__ = "formal_notices"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    file_number: Mapped[str] = mapped_column(String(9), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    sent_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)  # arrears + surcharge claimed on that day
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PaymentPlan(Base):
+    """A payment plan agreed with an advisor for a year's arrears: the member pays ``amount`` in ``instalments``
+    monthly payments from ``first_due``. Until the year's arrears are settled (or the plan is cancelled) the
+    member is not up to date (domain.md §3.3)."""
+
+    __tablename__ = "payment_plans"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    file_number: Mapped[str] = mapped_column(String(9), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    instalments: Mapped[int] = mapped_column(Integer)
+    first_due: Mapped[date] = mapped_column(Date)
+    agreed_on: Mapped[date] = mapped_column(Date)  # the service's day when recorded
+    agreed_by: Mapped[str] = mapped_column(String(64))
+    agreed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 # -- career record (issue #6) ---------------------------------------------------------------------------------------

@@ -20,12 +20,21 @@ def _lines(assessment: Assessment) -> list[dict]:
              "fixed": _money(l.fixed), "amount": _money(l.amount)} for l in assessment.lines]
 
 
+def _basis(assessment: Assessment) -> str:
+    """``income:2024``, ``no_income:2024``, ``flat_start``, ``estimate:2026`` (older rows: regularised on
+    their own year's income)."""
+    basis = assessment.basis or ("income" if assessment.income_declared else "no_income")
+    year = assessment.income_year if assessment.basis else assessment.year
+    return basis if basis == "flat_start" or year is None else f"{basis}:{year}"
+
+
 def changes(previous: Assessment | None, current: Assessment, declaration: Declaration | None,
             previous_declaration: Declaration | None) -> dict | None:
     """What changed from ``previous`` to ``current``: per-line differences and the reasons (codes with values).
 
     Reasons: ``income_changed`` (income used, from/to), ``parameters_changed`` (scale version, from/to),
-    ``conventioned_income_changed``, ``conventionne_changed``.
+    ``basis_changed`` (which income the call is on, e.g. ``income:2024`` to ``income:2025``),
+    ``conventioned_income_changed``, ``conventionne_changed``, ``estimate_surcharge`` (amount added).
     """
     if previous is None:
         return None
@@ -43,9 +52,11 @@ def changes(previous: Assessment | None, current: Assessment, declaration: Decla
         reasons.append({"code": "income_changed", "previous": _money(previous.income_used),
                         "current": _money(current.income_used),
                         "previous_declared": previous.income_declared, "current_declared": current.income_declared})
+    if (previous.basis, previous.income_year) != (current.basis, current.income_year) and current.basis:
+        reasons.append({"code": "basis_changed", "previous": _basis(previous), "current": _basis(current)})
     old_conv = previous_declaration.conventioned_income if previous_declaration else None
     new_conv = declaration.conventioned_income if declaration else None
-    if old_conv != new_conv:
+    if old_conv != new_conv and previous_declaration is not None and declaration is not None:
         reasons.append({"code": "conventioned_income_changed", "previous": _money(old_conv),
                         "current": _money(new_conv)})
     if previous.conventionne != current.conventionne:
@@ -54,6 +65,8 @@ def changes(previous: Assessment | None, current: Assessment, declaration: Decla
     if previous.parameters_version != current.parameters_version:
         reasons.append({"code": "parameters_changed", "previous": previous.parameters_version,
                         "current": current.parameters_version})
+    if current.surcharge:
+        reasons.append({"code": "estimate_surcharge", "previous": None, "current": _money(current.surcharge)})
     return {"previous_total": _money(previous.total), "difference": _money(current.total - previous.total),
             "previous_computed_at": previous.computed_at.isoformat(), "lines": lines, "reasons": reasons}
 
@@ -70,13 +83,19 @@ def contributions(session: Session, file_number: str) -> list[dict]:
         current = next((a for a in history if a.is_current), history[0])
         older = [a for a in history if a is not current and a.computed_at <= current.computed_at]
         previous = older[0] if older else None
-        declaration = session.get(Declaration, current.declaration_id)
-        previous_declaration = session.get(Declaration, previous.declaration_id) if previous else None
+        declaration = session.get(Declaration, current.declaration_id) if current.declaration_id else None
+        previous_declaration = (session.get(Declaration, previous.declaration_id)
+                                if previous is not None and previous.declaration_id else None)
         out.append({
             "year": year,
             "assessment_id": current.id,
             "status": current.status,
             "final": current.status == "regularised",
+            "basis": current.basis,
+            "income_year": current.income_year,
+            "trigger": current.trigger,
+            "surcharge": _money(current.surcharge),
+            "previous_status": previous.status if previous is not None else None,
             "computed_at": current.computed_at.isoformat(),
             "parameters_version": current.parameters_version,
             "income_used": _money(current.income_used),

@@ -194,8 +194,13 @@ def schedules(session: Session, file_number: str, as_of: date) -> dict:
     years = [schedule_view(session, row, as_of) for row in rows]
     late_years = [y["year"] for y in years if not y["status"]["up_to_date"]]
     to_pay = sum((Decimal(y["status"]["to_pay_now"]) for y in years), Decimal("0.00"))
+    from . import recovery  # formal notices and payment plans (recovery imports this module)
+    recovered = recovery.member_recovery(session, file_number,
+                                         {y["year"]: not y["status"]["up_to_date"] for y in years}, as_of)
     if not years:
         reason = "no_schedule"
+    elif recovered["payment_plans"]:
+        reason = "payment_plan"
     elif any(y["status"]["reason"] == "formal_notice" for y in years):
         reason = "formal_notice"
     elif late_years:
@@ -209,6 +214,8 @@ def schedules(session: Session, file_number: str, as_of: date) -> dict:
         "late_years": late_years,
         "to_pay_now": _money(to_pay),
         "schedules": years,
+        "payment_plans": recovered["payment_plans"],
+        "formal_notices": recovered["formal_notices"],
     }
 
 

@@ -12,7 +12,8 @@ from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.handlers import reliable_event_handler
 
-from . import career, declarations, overview, payments, simulations
+from . import (campaigns, career, declarations, estimates, overview, payments, recovery,
+               simulations)
 from .domain import parameters
 from .models import Outbox
 
@@ -151,6 +152,67 @@ class ContributionsService:
             view = career.request_statement(session, file_number, self._today(as_of))
         self.outbox.nudge()
         return view
+
+    # -- the yearly cycle: the member's estimate and the yearly call campaign ------------------------------------
+
+    @rpc
+    def get_estimate(self, file_number, year=None, as_of=None):
+        """The member's monthly entries of ``year`` (default: the current year), their sum and the year's call."""
+        today = self._today(as_of)
+        with self.db.transaction() as session:
+            return estimates.estimate_view(session, file_number, year or today.year)
+
+    @rpc
+    def save_estimate(self, file_number, year, months, as_of=None):
+        """Store the monthly entries of the current year and adjust its call on their sum."""
+        with self.db.transaction() as session:
+            view = estimates.save_estimate(session, file_number, year, months, self._today(as_of))
+        self.outbox.nudge()
+        return view
+
+    @rpc
+    def campaign_start(self, year):
+        """Open (or resume) the yearly call campaign of ``year``: its progress and the members still to call."""
+        with self.db.transaction() as session:
+            return campaigns.start(session, year)
+
+    @rpc
+    def campaign_call(self, campaign_id, file_numbers, as_of=None):
+        """Issue the provisional call of each member given, one transaction per member (a failure stops the
+        batch; members done before it stay done). Returns ``{file_number: outcome}``."""
+        today = self._today(as_of)
+        outcomes = {}
+        try:
+            for file_number in file_numbers:
+                with self.db.transaction() as session:
+                    outcomes[file_number] = campaigns.call_member(session, campaign_id, file_number, today)
+        finally:
+            if outcomes:
+                self.outbox.nudge()
+        return outcomes
+
+    @rpc
+    def campaign_finish(self, campaign_id):
+        with self.db.transaction() as session:
+            return campaigns.finish(session, campaign_id)
+
+    # -- recovery: formal notices and payment plans (staff, see recovery) ----------------------------------------
+
+    @rpc
+    def record_formal_notice(self, file_number, year, sent_on, by):
+        with self.db.transaction() as session:
+            return recovery.record_notice(session, file_number, year, sent_on, by)
+
+    @rpc
+    def record_payment_plan(self, file_number, year, instalments, first_due, by, as_of=None):
+        with self.db.transaction() as session:
+            return recovery.record_plan(session, file_number, year, instalments, first_due, by,
+                                        self._today(as_of))
+
+    @rpc
+    def cancel_payment_plan(self, plan_id, by):
+        with self.db.transaction() as session:
+            return recovery.cancel_plan(session, plan_id, by)
 
     @rpc
     def health(self):

@@ -54,6 +54,10 @@ def statement_data(event: Event, member: dict, issued_on: date,
         "previous_total": p.get("previous_total"),
         "parameters_version": p["parameters_version"],
         "notes": p["notes"],
+        # contributions_recalculated v2 (the yearly cycle); absent from v1 events
+        "basis": p.get("basis"),
+        "income_year": p.get("income_year"),
+        "changes": p.get("changes"),
         "verification": verification_block,
     }
 

@@ -79,7 +79,7 @@ def test_schedule_payments_balance_change_and_regularisation(contributions, tmp_
         assert states == ["due", "due", "late"] + ["future"] * 9
         assert rpc.schedules("7654321", as_of="2026-03-20") == {
             "as_of": "2026-03-20", "up_to_date": True, "reason": "no_schedule", "late_years": [],
-            "to_pay_now": "0.00", "schedules": []}
+            "to_pay_now": "0.00", "schedules": [], "payment_plans": [], "formal_notices": []}
 
         # 4. quarterly from 20 March: January-March kept (2 281,50); 6 844,50 over 5 May, 5 Aug, 5 Nov
         changed = rpc.change_schedule("1234567", 2026, "quarterly", as_of="2026-03-20")

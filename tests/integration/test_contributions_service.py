@@ -138,3 +138,32 @@ def test_quorum_queues_when_configured(container_factory, make_config, rabbit_ma
     bus.publish(config["AMQP_URI"], factories.income_declared("1234567"))
     wait_for(lambda: count(db, Assessment) == 1)
     db.dispose()
+
+
+def test_declaring_last_year_regularises_it_and_adjusts_this_year_exactly_once(container_factory, make_config):
+    """In June 2026, 2025 income declared: 2025 regularised and 2026 adjusted on it, two events; the same
+    income_declared redelivered (before and after processing) changes nothing."""
+    config = make_config("contributions", CONTRIBUTIONS_TODAY="2026-06-01")
+    factories.add_contributor(config["DATABASE_URL"], "7654321", conventionne=False)
+    container_factory(ContributionsService, config).start()
+    db = Database(config["DATABASE_URL"], pool_size=2)
+    spy = bus.EventSpy(config["AMQP_URI"], "contributions_recalculated", "schedule_changed")
+    event = factories.income_declared("7654321", year=2025, income="40000.00", conventioned=None)
+    bus.publish(config["AMQP_URI"], event, event)
+    wait_for(lambda: count(db, Assessment) == 2)
+    bus.publish(config["AMQP_URI"], event)
+    received = spy.wait(4)
+    import time
+    time.sleep(1)  # a duplicate would show up by now
+    received = spy.drain()
+    recalculated = sorted((e["payload"] for e in received if e["type"] == "contributions_recalculated"),
+                          key=lambda p: p["year"])
+    assert [(p["year"], p["status"], p["income_year"], p["total"]) for p in recalculated] == [
+        (2025, "regularised", 2025, "7816.62"), (2026, "adjusted", 2025, "8742.00")]
+    assert recalculated[0]["declaration_id"] == event["payload"]["declaration_id"]
+    assert recalculated[1]["declaration_id"] is None and recalculated[1]["changes"] is None
+    assert all(e["correlation_id"] == event["correlation_id"] for e in received)
+    assert sorted(e["payload"]["year"] for e in received if e["type"] == "schedule_changed") == [2025, 2026]
+    assert count(db, Assessment) == 2
+    spy.close()
+    db.dispose()

@@ -112,3 +112,39 @@ def test_render_document_for_postal_letters(container_factory, configs):
         with pytest.raises(InvalidRequest):
             rpc.render_document("access_letter", {**letter, "purpose": "other"})
     assert documents_count(config["DATABASE_URL"]) == 0  # rendered, not issued
+
+
+def test_adjusted_call_v2_and_a_v1_event_both_render(container_factory, configs):
+    """contributions_recalculated v2 (an adjusted call, what changed) and v1 (still in queues at upgrade)."""
+    import uuid
+    from decimal import Decimal
+    from carpimko.events import new_event
+    accounts_config, config = configs
+    container_factory(AccountsService, accounts_config).start()
+    container_factory(DocumentsService, config).start()
+    spy = bus.EventSpy(config["AMQP_URI"], "document_generated")
+    adjusted = new_event("contributions_recalculated", {
+        "assessment_id": str(uuid.uuid4()), "declaration_id": None, "year": 2026, "status": "adjusted",
+        "basis": "income", "income_year": 2025, "trigger": "declaration", "parameters_version": "2026.1",
+        "income_used": Decimal("40000"), "income_declared": True, "lines": factories.STATEMENT_LINES,
+        "total": Decimal("9126.00"), "previous_total": Decimal("8000.00"), "surcharge": None, "notes": [],
+        "changes": {"previous_assessment_id": str(uuid.uuid4()), "previous_status": "provisional",
+                    "previous_total": Decimal("8000.00"), "difference": Decimal("1126.00"), "lines": [],
+                    "reasons": []}}, member_id="1234567")
+    v1 = factories.contributions_recalculated("1234567")
+    v1["version"] = 1
+    for key in ("basis", "income_year", "trigger", "changes", "surcharge"):
+        del v1["payload"][key]
+    bus.publish(config["AMQP_URI"], adjusted, v1)
+    spy.wait(2)
+    with ServiceRpcProxy("documents", config) as rpc:
+        by_event = {}
+        for doc in rpc.list_documents("1234567"):
+            content = rpc.get_content("1234567", doc["id"])
+            text = pdf_text(base64.b64decode(content["content_base64"]))
+            by_event[doc["correlation_id"]] = text.replace("\u202f", " ").replace("\u00a0", " ")
+    adjusted_text = by_event[adjusted["correlation_id"]]
+    assert "Appel ajusté sur vos revenus 2025" in adjusted_text
+    assert "Ce qui a changé depuis le dernier appel" in adjusted_text and "1 126,00" in adjusted_text
+    assert "Régularisation sur vos revenus 2026" in by_event[v1["correlation_id"]]
+    spy.close()

@@ -65,7 +65,8 @@ def contributions_recalculated(file_number: str, correlation_id: str | None = No
         "assessment_id": str(uuid.uuid4()), "declaration_id": correlation_id, "year": 2026,
         "status": "regularised", "parameters_version": "2026.1", "income_used": Decimal("40000"),
         "income_declared": True, "lines": STATEMENT_LINES, "total": Decimal("9126.00"),
-        "previous_total": None, "notes": []},
+        "previous_total": None, "notes": [], "basis": "income", "income_year": 2026,
+        "trigger": "declaration", "changes": None, "surcharge": None},
         member_id=file_number, correlation_id=correlation_id)
 
 

@@ -57,7 +57,7 @@ __all__ = [
 STATEMENT_TEMPLATE = "contribution_statement.xml.j2"
 LETTER_TEMPLATE = "letter.xml.j2"
 
-STATEMENT_STATUSES = ("regularised", "provisional")
+STATEMENT_STATUSES = ("regularised", "provisional", "adjusted")
 
 # A postal address holds at most 6 lines (NF Z10-011): the name plus 5.
 MAX_ADDRESS_LINES = 5
@@ -194,7 +194,22 @@ def _statement_context(data) -> dict:
         v.printable(note, f"notes[{index}]")
 
 
+    income_year = data.get("income_year")
+    if income_year is not None and (isinstance(income_year, bool) or not isinstance(income_year, int)):
+        v.fail(f"'income_year' must be an integer or None, got {income_year!r}")
+    basis = data.get("basis")
+    if basis is not None and basis not in ("income", "no_income", "flat_start", "estimate"):
+        v.fail(f"'basis' must be income, no_income, flat_start or estimate; got {basis!r}")
+    changes = data.get("changes")
+    if changes is not None:
+        v.mapping(changes, "changes")
+        changes = {"previous_total": v.decimal(changes, "previous_total", "changes."),
+                   "difference": v.decimal(changes, "difference", "changes.")}
+
     context.update({
+        "income_year": income_year,
+        "basis": basis,
+        "changes": changes,
         "year": year,
         "status": status,
         "issued_on": v.date(data, "issued_on"),

@@ -114,7 +114,8 @@ def test_money_in_nested_lines_and_rate_as_exact_string():
         "assessment_id": str(uuid.uuid4()), "declaration_id": DECLARATION_ID, "year": 2026,
         "status": "regularised", "parameters_version": "2026.1", "income_used": D("40000"),
         "income_declared": True, "lines": lines, "total": D("4502"),
-        "previous_total": D("4400.1"), "notes": []}, member_id="1234567")
+        "previous_total": D("4400.1"), "notes": [], "basis": "income", "income_year": 2026,
+        "trigger": "declaration", "changes": None, "surcharge": None}, member_id="1234567")
     p = body["payload"]
     assert p["lines"][0] == {"scheme": "rid", "label": "Invalidité-décès", "base": "0.00",
                              "rate": None, "fixed": "1022.00", "amount": "1022.00"}
@@ -290,3 +291,35 @@ def test_round_trip():
     # re-serialising the parsed payload gives the same wire payload
     again = new_event("income_declared", event.payload, member_id=event.member_id)
     assert again["payload"] == body["payload"]
+
+
+def test_contributions_recalculated_v1_still_parses_and_v2_carries_the_stage():
+    """V2 added the adjusted stage and what a call needs to be explained; V1 events still in queues parse."""
+    from carpimko.events import parse_event
+    v1 = {"event_id": str(uuid.uuid4()), "type": "contributions_recalculated", "version": 1,
+          "occurred_at": "2026-11-28T10:00:00+00:00", "correlation_id": DECLARATION_ID,
+          "causation_id": None, "member_id": "1234567",
+          "payload": {"assessment_id": str(uuid.uuid4()), "declaration_id": DECLARATION_ID, "year": 2026,
+                      "status": "provisional", "parameters_version": "2026.1", "income_used": "40000.00",
+                      "income_declared": True,
+                      "lines": [{"scheme": "rid", "label": "Invalidité-décès", "base": "0.00", "rate": None,
+                                 "fixed": "1022.00", "amount": "1022.00"}],
+                      "total": "1022.00", "previous_total": None, "notes": []}}
+    assert parse_event(v1).payload["status"] == "provisional"
+    with pytest.raises(InvalidEvent, match="status"):
+        parse_event({**v1, "payload": {**v1["payload"], "status": "adjusted"}})
+    body = new_event("contributions_recalculated", {
+        "assessment_id": str(uuid.uuid4()), "declaration_id": None, "year": 2026, "status": "adjusted",
+        "basis": "income", "income_year": 2025, "trigger": "declaration", "parameters_version": "2026.1",
+        "income_used": D("40000"), "income_declared": True, "lines": v1["payload"]["lines"],
+        "total": D("1022"), "previous_total": D("1000"), "surcharge": None, "notes": [],
+        "changes": {"previous_assessment_id": str(uuid.uuid4()), "previous_status": "provisional",
+                    "previous_total": D("1000"), "difference": D("22"),
+                    "lines": [{"scheme": "rid", "label": "Invalidité-décès", "previous": D("1000"),
+                               "current": D("1022"), "difference": D("22")}],
+                    "reasons": [{"code": "basis_changed", "previous": "income:2024",
+                                 "current": "income:2025"}]}}, member_id="1234567")
+    assert body["version"] == 2
+    event = parse_event(body)
+    assert event.payload["status"] == "adjusted" and event.payload["declaration_id"] is None
+    assert body["payload"]["changes"]["difference"] == "22.00"

@@ -395,3 +395,25 @@ def test_format_date():
 def test_format_money_refuses_floats_and_garbage(bad):
     with pytest.raises(ValueError):
         format_money(bad)
+
+
+def test_statement_of_each_stage_of_the_yearly_cycle():
+    """contributions_recalculated v2: the three calls read differently, and a later call says what changed."""
+    provisional = normalise(" ".join(page_texts(render_contribution_statement(make_statement(
+        status="provisional", basis="income", income_year=2024)))))
+    assert "Appel provisionnel sur vos revenus 2024" in provisional
+    assert "Ce qui a changé" not in provisional
+    adjusted = normalise(" ".join(page_texts(render_contribution_statement(make_statement(
+        status="adjusted", basis="income", income_year=2025,
+        changes={"previous_total": "8000.00", "difference": "1126.00"})))))
+    assert "Appel ajusté sur vos revenus 2025" in adjusted
+    assert "Ce qui a changé depuis le dernier appel" in adjusted
+    assert "8 000,00" in adjusted and "1 126,00" in adjusted
+    regularised = normalise(" ".join(page_texts(render_contribution_statement(make_statement(
+        status="regularised", basis="income", income_year=2026)))))
+    assert "Régularisation sur vos revenus 2026" in regularised
+    start = normalise(" ".join(page_texts(render_contribution_statement(make_statement(
+        status="provisional", basis="flat_start", income_year=None)))))
+    assert "début d’activité" in start or "début d'activité" in start
+    with pytest.raises(ValueError, match="basis"):
+        render_contribution_statement(make_statement(status="adjusted", basis="guess"))

@@ -22,7 +22,7 @@ FIELDS = {
 def test_catalogue_sections():
     catalogue = messages.catalogue("fr")
     assert set(catalogue) == {"errors", "fields", "dashboard", "career", "career_fields",
-                              "messaging"}
+                              "messaging", "cycle"}
     assert catalogue is messages.catalogue("fr")  # cached
 
 

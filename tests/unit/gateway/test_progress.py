@@ -75,3 +75,16 @@ def test_is_complete_needs_every_step():
     steps[2]["done"] = False
     assert is_complete(steps) is False
     assert is_complete([]) is True
+
+
+def test_the_statement_of_the_declared_year_is_followed_when_the_next_year_is_adjusted_too():
+    from gateway.progress import declaration_progress
+    declaration = {"year": 2025, "declared_at": "2026-06-01T10:00:00+00:00",
+                   "assessment": {"computed_at": "2026-06-01T10:00:01+00:00", "total": "7816.62"}}
+    documents = [
+        {"id": "d-2026", "kind": "contribution_statement", "year": 2026, "created_at": "2026-06-01T10:00:02+00:00"},
+        {"id": "d-2025", "kind": "contribution_statement", "year": 2025, "created_at": "2026-06-01T10:00:03+00:00"},
+    ]
+    notifications = [{"document_id": "d-2025", "channel": "post", "sent_at": "2026-06-01T10:00:04+00:00"}]
+    steps = declaration_progress(declaration, documents, notifications)
+    assert steps[2]["document_id"] == "d-2025" and steps[3]["done"]

@@ -1,15 +1,15 @@
 """career record: credited periods and flagged years
 
-Revision ID: 0003_career_record
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-28 10:15:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003_career_record'
-down_revision = '0002'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
