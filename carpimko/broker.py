@@ -41,6 +41,7 @@ SUBSCRIPTIONS: list[tuple[str, str, str]] = [
     ("account_locked", "notifications", "on_account_locked"),
     ("email_verification_requested", "notifications", "on_email_verification_requested"),
     ("contact_details_changed", "notifications", "on_contact_details_changed"),
+    ("schedule_changed", "documents", "on_schedule_changed"),
 ]
 
 

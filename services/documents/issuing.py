@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from sqlalchemy import select, update
@@ -65,38 +66,99 @@ def record_statement(session: Session, event: Event, sha256: str, size: int,
     event was already processed."""
     year = event.payload["year"]
     return record_document(session, STATEMENT_CONSUMER, event, kind=STATEMENT,
-                           title=f"Relevé de cotisations {year}", year=year, sha256=sha256,
+                           title=statement_title(year), year=year, sha256=sha256,
                            size=size, issued_on=issued_on,
                            verification_code=verification_code, initials=initials)
 
 
 def record_document(session: Session, consumer: str, event: Event, *, kind: str, title: str,
                     year: int | None, sha256: str, size: int, issued_on: date,
-                    verification_code: str | None, initials: str | None) -> str | None:
+                    verification_code: str | None, initials: str | None,
+                    notify: bool = True) -> str | None:
     """Record a stored document issued because of ``event`` (claiming the inbox
     of ``consumer``), supersede the previous one of the same kind and year, and
     stage ``document_generated``; None if the event was already processed."""
+    ids = record_documents(session, consumer, event,
+                           [Issued(kind, title, year, sha256, size, verification_code)],
+                           issued_on, initials, notify=notify)
+    return ids[0] if ids else None
+
+
+@dataclass(frozen=True)
+class Issued:
+    """One rendered and stored document, ready to be recorded. ``sha256`` None:
+    the content is not kept (a letter carrying a secret), see ``LETTERS``."""
+
+    kind: str
+    title: str
+    year: int | None
+    sha256: str | None
+    size: int
+    verification_code: str | None
+
+
+def record_documents(session: Session, consumer: str, event: Event, issued: list[Issued],
+                     issued_on: date, initials: str | None, *, notify: bool = True
+                     ) -> list[str] | None:
+    """Record the documents issued because of ``event`` (one inbox claim for all).
+
+    The first is the one the member is told about (``notify``), with the titles
+    of the others in ``also_issued``; each of the others is announced on the bus
+    too, flagged ``notify`` false, so one event never yields two messages.
+    Returns the ids, or None when the event was already processed."""
     if not inbox.claim(session, Inbox, consumer, event.event_id):
         return None
+    ids = []
+    for position, item in enumerate(issued):
+        source = event.event_id if position == 0 else f"{event.event_id}:{item.kind}"
+        document = insert_document(session, item, file_number=event.member_id,
+                                   correlation_id=event.correlation_id, source_key=source,
+                                   issued_on=issued_on, initials=initials)
+        announce(session, document, notify=notify and position == 0,
+                 also_issued=[i.title for i in issued[1:]] if position == 0 else [],
+                 cause=event)
+        ids.append(document.id)
+    return ids
+
+
+def insert_document(session: Session, item: Issued, *, file_number: str, correlation_id: str,
+                    source_key: str, issued_on: date, initials: str | None,
+                    supersede: bool = True) -> Document:
+    """Insert the metadata of an issued document; the previous current one of the
+    same member, kind and year (yearly kinds) is marked superseded by it."""
     document = Document(
-        id=str(uuid.uuid4()), file_number=event.member_id, kind=kind, title=title, year=year,
-        correlation_id=event.correlation_id, source_event_id=event.event_id,
-        sha256=sha256, size=size, media_type="application/pdf", issued_on=issued_on,
+        id=str(uuid.uuid4()), file_number=file_number, kind=item.kind, title=item.title,
+        year=item.year, correlation_id=correlation_id, source_event_id=source_key,
+        sha256=item.sha256, size=item.size, media_type="application/pdf", issued_on=issued_on,
         created_at=datetime.now(timezone.utc),
-        verification_hash=(verification.code_hash(verification.canonical(verification_code))
-                           if verification_code else None),
+        verification_hash=(verification.code_hash(verification.canonical(item.verification_code))
+                           if item.verification_code else None),
         member_initials=initials)
-    session.execute(update(Document)
-                    .where(Document.file_number == event.member_id, Document.kind == kind,
-                           Document.year == year, Document.superseded_by.is_(None))
-                    .values(superseded_by=document.id))
+    if supersede:
+        same_year = (Document.year.is_(None) if item.year is None
+                     else Document.year == item.year)
+        session.execute(update(Document)
+                        .where(Document.file_number == file_number, Document.kind == item.kind,
+                               same_year, Document.superseded_by.is_(None))
+                        .values(superseded_by=document.id))
     session.add(document)
+    return document
+
+
+def announce(session: Session, document: Document, *, notify: bool, also_issued: list[str],
+             cause: Event | None = None) -> None:
+    """Stage ``document_generated`` (V2) for ``document`` in the outbox."""
     outbox.add(session, Outbox, new_event(
         "document_generated",
-        {"document_id": document.id, "kind": kind, "title": document.title,
-         "sha256": sha256, "issued_on": issued_on},
-        member_id=event.member_id, cause=event))
-    return document.id
+        {"document_id": document.id, "kind": document.kind, "title": document.title,
+         "sha256": document.sha256, "issued_on": document.issued_on,
+         "notify": notify, "also_issued": also_issued},
+        member_id=document.file_number, cause=cause,
+        correlation_id=None if cause is not None else document.correlation_id))
+
+
+def statement_title(year: int) -> str:
+    return f"Relevé de cotisations {year}"
 
 
 def document_view(doc: Document) -> dict:

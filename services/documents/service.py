@@ -18,9 +18,12 @@ from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.errors import InvalidRequest, PermanentFailure
 from carpimko.handlers import reliable_event_handler
 
-from . import issuing, rendering
+from . import issuing, rendering, sources
 from .models import Outbox
 from .storage import DocumentStore, FilesystemStore
+
+
+SCHEDULE_CONSUMER = "documents.on_schedule_changed"
 
 
 class DocumentsService:
@@ -42,24 +45,60 @@ class DocumentsService:
 
     @reliable_event_handler("contributions_recalculated")
     def on_contributions_recalculated(self, event):
+        """The statement of the year and, when a regularisation changes the
+        year's total, the regularisation notice: one inbox claim, one message."""
         with self.db.transaction() as session:
             if issuing.already_processed(session, issuing.STATEMENT_CONSUMER, event.event_id):
                 return
-        member = rpc_client.call(self.accounts, "accounts", "contact_details", event.member_id,
-                                 timeout=self.config.get("RPC_TIMEOUT"))
+        member = self._member(event.member_id)
         issued_on = datetime.now(timezone.utc).date()
+        year = event.payload["year"]
+        issued = [self._render_and_store(
+            issuing.STATEMENT, issuing.statement_title(year), year,
+            lambda v: issuing.statement_data(event, member, issued_on, v))]
+        if sources.regularises(event.raw["payload"]):
+            issued.append(self._render_and_store(
+                sources.REGULARISATION, sources.regularisation_title(year), year,
+                lambda v: sources.regularisation_data(event, member, issued_on, v)))
+        with self.db.transaction() as session:
+            ids = issuing.record_documents(session, issuing.STATEMENT_CONSUMER, event, issued,
+                                           issued_on, issuing.member_initials(member))
+        if ids:
+            self.outbox.nudge()
+
+    @reliable_event_handler("schedule_changed")
+    def on_schedule_changed(self, event):
+        """The new payment schedule of the year; it supersedes the previous one,
+        which stays readable and verifiable."""
+        with self.db.transaction() as session:
+            if issuing.already_processed(session, SCHEDULE_CONSUMER, event.event_id):
+                return
+        member = self._member(event.member_id)
+        issued_on = datetime.now(timezone.utc).date()
+        year = event.payload["year"]
+        issued = self._render_and_store(
+            sources.SCHEDULE, sources.schedule_title(year), year,
+            lambda v: sources.schedule_data(event, member, issued_on, v))
+        with self.db.transaction() as session:
+            ids = issuing.record_documents(session, SCHEDULE_CONSUMER, event, [issued], issued_on,
+                                           issuing.member_initials(member),
+                                           notify=sources.schedule_notified(event))
+        if ids:
+            self.outbox.nudge()
+
+    def _member(self, file_number):
+        return rpc_client.call(self.accounts, "accounts", "contact_details", file_number,
+                               timeout=self.config.get("RPC_TIMEOUT"))
+
+    def _render_and_store(self, kind, title, year, data_of) -> issuing.Issued:
+        """Render ``kind`` with a fresh verification code and store its content
+        (content-addressed: a retry rewrites nothing)."""
         code, verification = issuing.new_verification(self.public_url)
         try:
-            pdf = rendering.render_contribution_statement(
-                issuing.statement_data(event, member, issued_on, verification))
-        except ValueError as exc:  # the event's data can never make a statement
-            raise PermanentFailure(f"cannot render the statement: {exc}") from exc
-        sha256 = self.store.put(pdf)
-        with self.db.transaction() as session:
-            document_id = issuing.record_statement(session, event, sha256, len(pdf), issued_on,
-                                                   code, issuing.member_initials(member))
-        if document_id:
-            self.outbox.nudge()
+            pdf = rendering.RENDERERS[kind](data_of(verification))
+        except ValueError as exc:  # the event's data can never make this document
+            raise PermanentFailure(f"cannot render the {kind}: {exc}") from exc
+        return issuing.Issued(kind, title, year, self.store.put(pdf), len(pdf), code)
 
     @rpc
     def list_documents(self, file_number):

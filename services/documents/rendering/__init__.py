@@ -57,7 +57,9 @@ __all__ = [
 STATEMENT_TEMPLATE = "contribution_statement.xml.j2"
 LETTER_TEMPLATE = "letter.xml.j2"
 
-STATEMENT_STATUSES = ("regularised", "provisional")
+# "adjusted": the call of year N recomputed on N-1 income (the yearly cycle's
+# middle step), accepted before contributions emits it
+STATEMENT_STATUSES = ("regularised", "adjusted", "provisional")
 
 # A postal address holds at most 6 lines (NF Z10-011): the name plus 5.
 MAX_ADDRESS_LINES = 5

@@ -77,7 +77,7 @@ def test_cause_gives_causation_and_inherits_correlation():
     second = new_event("document_generated",
                        {"document_id": str(uuid.uuid4()), "kind": "contribution_statement",
                         "title": "Relevé de cotisations 2026", "sha256": "a" * 64,
-                        "issued_on": date(2026, 11, 28)},
+                        "issued_on": date(2026, 11, 28), "notify": True, "also_issued": []},
                        member_id="1234567", cause=first)
     assert second["causation_id"] == first.event_id
     assert second["correlation_id"] == DECLARATION_ID
@@ -157,7 +157,8 @@ def test_sha256_length_is_checked():
     with pytest.raises(InvalidEvent, match="sha256"):
         new_event("document_generated",
                   {"document_id": str(uuid.uuid4()), "kind": "contribution_statement",
-                   "title": "t", "sha256": "abc", "issued_on": date(2026, 1, 1)},
+                   "title": "t", "sha256": "abc", "issued_on": date(2026, 1, 1),
+                   "notify": True, "also_issued": []},
                   member_id="1234567")
 
 
