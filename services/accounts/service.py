@@ -301,6 +301,14 @@ class AccountsService:
             return staff.member_file(session, who, file_number)
 
     @rpc
+    def staff_document_download(self, staff_token, file_number, document_id, title):
+        """An advisor downloads a member's document: role checked, audited."""
+        with self.db.transaction() as session:
+            who = self._staff(session, staff_token, "advisor")
+            staff.document_download(session, who, file_number, document_id, title)
+            return who
+
+    @rpc
     def staff_unlock(self, staff_token, file_number):
         with self.db.transaction() as session:
             who = self._staff(session, staff_token, "advisor")

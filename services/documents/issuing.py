@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from carpimko import inbox, outbox
-from carpimko.errors import NotFound
+from carpimko.errors import Conflict, InvalidRequest, NotFound
 from carpimko.events import Event, new_event
 
 from .domain import verification
@@ -155,6 +155,41 @@ def announce(session: Session, document: Document, *, notify: bool, also_issued:
          "notify": notify, "also_issued": also_issued},
         member_id=document.file_number, cause=cause,
         correlation_id=None if cause is not None else document.correlation_id))
+
+
+def request_key(request_id) -> str:
+    """The caller's id of a request for a document (a UUID): asking twice with
+    the same id issues one document."""
+    try:
+        return str(uuid.UUID(str(request_id)))
+    except ValueError:
+        raise InvalidRequest("invalid request id", {"request_id": ["must be a UUID"]}) from None
+
+
+def issued_for_request(session: Session, file_number: str, request_id: str) -> dict | None:
+    """The document already issued for this request, if any."""
+    doc = session.scalars(select(Document).where(
+        Document.source_event_id == f"request:{request_id}")).first()
+    if doc is None:
+        return None
+    if doc.file_number != file_number:
+        raise Conflict("request id already used", {"request_id": ["already used"]})
+    return document_view(doc)
+
+
+def record_request(session: Session, consumer: str, request_id: str, file_number: str,
+                   item: Issued, issued_on: date, initials: str | None) -> dict | None:
+    """Record a document the member asked for (claiming the inbox with the
+    request id); it is announced on the bus but the member is not told (they
+    asked on screen). None when the same request was recorded meanwhile."""
+    if not inbox.claim(session, Inbox, consumer, request_id):
+        return None
+    document = insert_document(session, item, file_number=file_number, correlation_id=request_id,
+                               source_key=f"request:{request_id}", issued_on=issued_on,
+                               initials=initials)
+    announce(session, document, notify=False, also_issued=[])
+    session.flush()
+    return document_view(document)
 
 
 def statement_title(year: int) -> str:

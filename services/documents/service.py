@@ -24,6 +24,7 @@ from .storage import DocumentStore, FilesystemStore
 
 
 SCHEDULE_CONSUMER = "documents.on_schedule_changed"
+CERTIFICATE_CONSUMER = "documents.issue_contributions_certificate"
 
 
 class DocumentsService:
@@ -34,6 +35,7 @@ class DocumentsService:
     outbox = OutboxRelay(Outbox)
     config = Config()
     accounts = RpcProxy("accounts")
+    contributions = RpcProxy("contributions")
 
     @property
     def store(self) -> DocumentStore:
@@ -85,6 +87,40 @@ class DocumentsService:
                                            notify=sources.schedule_notified(event))
         if ids:
             self.outbox.nudge()
+
+    @rpc
+    def issue_contributions_certificate(self, file_number, year, request_id):
+        """The certificate of contributions paid in ``year`` (income tax return),
+        asked for by the member: figures from the contributions service, issued,
+        stored and verifiable like every document; it supersedes the previous one
+        of the same year. The same ``request_id`` again returns the same document.
+        No payment received in the year: InvalidRequest (nothing to certify)."""
+        request_id = issuing.request_key(request_id)
+        today = datetime.now(timezone.utc).date()
+        if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= today.year:
+            raise InvalidRequest("invalid year", {"year": [f"must be a year from 2000 to "
+                                                           f"{today.year}"]})
+        with self.db.transaction() as session:
+            existing = issuing.issued_for_request(session, file_number, request_id)
+        if existing:
+            return existing
+        payments = rpc_client.call(self.contributions, "contributions", "payments_paid_in",
+                                   file_number, year, timeout=self.config.get("RPC_TIMEOUT"))
+        if not payments:
+            raise InvalidRequest("no payment received in the year",
+                                 {"year": ["no_payment_in_year"]})
+        member = self._member(file_number)
+        issued = self._render_and_store(
+            sources.CERTIFICATE, sources.certificate_title(year), year,
+            lambda v: sources.certificate_data(file_number, year, payments, member, today, v))
+        with self.db.transaction() as session:
+            view = issuing.record_request(session, CERTIFICATE_CONSUMER, request_id, file_number,
+                                          issued, today, issuing.member_initials(member))
+        if view is None:  # the same request, recorded meanwhile by another worker
+            with self.db.transaction() as session:
+                return issuing.issued_for_request(session, file_number, request_id)
+        self.outbox.nudge()
+        return view
 
     def _member(self, file_number):
         return rpc_client.call(self.accounts, "accounts", "contact_details", file_number,
