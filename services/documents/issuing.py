@@ -206,8 +206,13 @@ def document_view(doc: Document) -> dict:
     }
 
 
+# postal letters of other services (see ``letters``): verifiable, not listed
+LETTER_KINDS = ("access_letter", "account_notice", "notification_letter")
+
+
 def list_documents(session: Session, file_number: str) -> list[dict]:
-    rows = session.scalars(select(Document).where(Document.file_number == file_number)
+    rows = session.scalars(select(Document).where(Document.file_number == file_number,
+                                                  Document.kind.not_in(LETTER_KINDS))
                            .order_by(Document.created_at.desc())).all()
     return [document_view(d) for d in rows]
 
@@ -221,7 +226,7 @@ def documents_for_correlation(session: Session, file_number: str, correlation_id
 
 def get_document(session: Session, file_number: str, document_id: str) -> Document:
     doc = session.get(Document, document_id)
-    if doc is None or doc.file_number != file_number:
+    if doc is None or doc.file_number != file_number or doc.sha256 is None:
         raise NotFound("unknown document", {})
     return doc
 

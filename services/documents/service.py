@@ -11,6 +11,7 @@ from pathlib import Path
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy, rpc
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from carpimko import rpc as rpc_client
 from carpimko.observability import Observability
@@ -18,7 +19,7 @@ from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.errors import InvalidRequest, PermanentFailure
 from carpimko.handlers import reliable_event_handler
 
-from . import issuing, rendering, sources
+from . import issuing, letters, rendering, sources
 from .models import Outbox
 from .storage import DocumentStore, FilesystemStore
 
@@ -162,6 +163,40 @@ class DocumentsService:
         shape and work for an unknown code (``found`` False)."""
         with self.db.transaction() as session:
             return issuing.verify(session, code)
+
+    @rpc
+    def issue_letter(self, kind, data, issue_key):
+        """A postal letter of another service (``access_letter``,
+        ``account_notice``, ``notification_letter``), issued with a
+        verification code and a QR code, as PDF (base64). ``issue_key`` (the
+        caller's notification id) makes a retry give back the same letter;
+        see ``letters`` for the letter carrying a one-time code."""
+        secret = letters.check(kind, issue_key)
+        if not secret:
+            with self.db.transaction() as session:
+                existing = letters.already_issued(session, issue_key)
+                sha256 = existing.sha256 if existing is not None else None
+            if sha256:
+                return base64.b64encode(self.store.get(sha256)).decode("ascii")
+        if not isinstance(data, dict):
+            raise InvalidRequest("letter data must be an object", {"data": ["must be an object"]})
+        code, verification = issuing.new_verification(self.public_url)
+        try:
+            pdf = rendering.RENDERERS[kind]({**data, "verification": verification})
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), {"data": [str(exc)]}) from None
+        sha256 = None if secret else self.store.put(pdf)
+        try:
+            with self.db.transaction() as session:
+                letters.record(session, kind, data, issue_key, sha256, len(pdf), code)
+        except IntegrityError:  # the same letter, issued meanwhile by another worker
+            with self.db.transaction() as session:
+                existing = letters.already_issued(session, issue_key)
+                sha256 = existing.sha256 if existing is not None else None
+            if not sha256:
+                raise
+            return base64.b64encode(self.store.get(sha256)).decode("ascii")
+        return base64.b64encode(pdf).decode("ascii")
 
     @rpc
     def render_letter(self, data):

@@ -108,14 +108,15 @@ class NotificationsService:
                         "Adresse postale inutilisable : ni courriel ni courrier possible.")
             self.outbox.nudge()
             return
-        pdf = base64.b64decode(self._call(self.documents, "documents", "render_letter", {
+        pdf = base64.b64decode(self._call(self.documents, "documents", "issue_letter",
+                                          "notification_letter", {
             "file_number": event.member_id,
             "member": {"full_name": contact["full_name"], "address_lines": contact["address_lines"]},
             "issued_on": datetime.now(timezone.utc).date().isoformat(),
             "subject": "Un nouveau document est disponible",
             "document_label": delivering.announced_titles(event),
             "portal_url": self.config.get("PUBLIC_URL", "http://127.0.0.1:8000"),
-        }))
+        }, notification_id))
         with self.db.transaction() as session:
             if not delivering.claim(session, event):
                 return
