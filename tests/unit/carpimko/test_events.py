@@ -291,3 +291,19 @@ def test_round_trip():
     # re-serialising the parsed payload gives the same wire payload
     again = new_event("income_declared", event.payload, member_id=event.member_id)
     assert again["payload"] == body["payload"]
+
+
+def test_document_generated_v2_says_who_is_told_and_v1_still_parses():
+    payload = {"document_id": str(uuid.uuid4()), "kind": "payment_schedule",
+               "title": "Échéancier de paiement 2026", "sha256": "a" * 64,
+               "issued_on": date(2026, 11, 28)}
+    with pytest.raises(InvalidEvent, match="notify"):
+        new_event("document_generated", {**payload, "also_issued": []}, member_id="1234567")
+    v2 = new_event("document_generated", {**payload, "notify": False, "also_issued": []},
+                   member_id="1234567")
+    assert v2["version"] == 2 == LATEST_VERSION["document_generated"]
+    assert parse_event(v2).payload["notify"] is False
+    v1 = {**v2, "version": 1, "payload": {k: v for k, v in v2["payload"].items()
+                                          if k not in ("notify", "also_issued")}}
+    parsed = parse_event(v1)
+    assert parsed.version == 1 and "notify" not in parsed.payload
