@@ -130,3 +130,19 @@ def test_event_fed_kinds_render_to_images_with_layout_and_qr(make, tmp_path):
     assert ink(first, (20, 95, 190, 150)) > 50        # body
     assert ink(first, (20, 60, 44, 84)) > 100         # QR code
     assert ink(first, (0, 0, 210, 12)) == 0
+
+
+@pytest.mark.skipif(pdftoppm is None, reason="pdftoppm (poppler-utils) not installed")
+@pytest.mark.parametrize("kind", ["access_letter", "account_notice", "notification_letter"])
+def test_letters_issued_through_documents_carry_the_qr_code(kind, tmp_path):
+    from tests.unit.documents.test_kinds import access_letter
+    from tests.unit.documents.test_rendering import make_letter
+    data = {"access_letter": lambda: access_letter(),
+            "account_notice": lambda: {**make_letter(), "kind": "password_changed",
+                                       "changed_on": "28/11/2026"},
+            "notification_letter": make_letter}[kind]()
+    pdf = rendering.RENDERERS[kind]({**data, "verification": dict(VERIFICATION)})
+    first = page_images(pdf, tmp_path)[0]
+    assert ink(first, (112, 50, 197, 86)) > 20        # address in the envelope window
+    assert ink(first, (20, 60, 44, 84)) > 100         # QR code, left of the window
+    assert "K7QH-3MZP-XW9C-T4RB" in text_of(pdf)
