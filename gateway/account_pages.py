@@ -118,8 +118,9 @@ def _first(fields: dict) -> dict:
 def security_page(ctx, request):
     session = api.require_session(ctx, request)
     logins = ctx.backends.call("accounts", "recent_logins", session["member"]["file_number"])
+    advisors = ctx.backends.call("accounts", "advisor_accesses", session["member"]["file_number"])
     return web.render("account/security.html", member=session["member"],
-                      csrf_token=session["csrf_token"], logins=logins,
+                      csrf_token=session["csrf_token"], logins=logins, advisors=advisors,
                       ended=request.args.get("fin"))
 
 

@@ -170,6 +170,13 @@ class AccountsService:
             return audit.recent_logins(session, file_number, min(int(limit), 100))
 
     @rpc
+    def advisor_accesses(self, file_number, limit=20):
+        """What advisors did with the member's file (opened it, downloaded a
+        document), newest first: shown to the member on their security page."""
+        with self.db.transaction() as session:
+            return audit.advisor_events(session, file_number, min(int(limit), 100))
+
+    @rpc
     def export_personal_data(self, file_number):
         with self.db.transaction() as session:
             return privacy.export(session, file_number)

@@ -206,6 +206,10 @@ def test_an_advisor_downloads_a_members_document_and_it_is_audited(suite):
     assert all(r.occurred_at for r in rows)
     page = advisor.get(f"{base}/agents/dossier/1234567")
     assert "advisor:c.dupont a téléchargé « Relevé de cotisations 2026 »" in page.text
+    # the member sees it on their security page, without the advisor's login
+    mine = login(base, "1234567").get(f"{base}/securite")
+    assert "Téléchargement de «&nbsp;Relevé de cotisations 2026&nbsp;»" in mine.text
+    assert "c.dupont" not in mine.text
 
     # the document under another member's file: not found, nothing audited
     wrong = advisor.get(f"{base}/agents/dossier/7654321/documents/{document_id}")
