@@ -47,6 +47,7 @@ SUBSCRIPTIONS: list[tuple[str, str, str]] = [
     # secure messaging (issue #9)
     ("career_year_flagged", "messaging", "on_career_year_flagged"),
     ("message_posted", "notifications", "on_message_posted"),
+    ("schedule_changed", "documents", "on_schedule_changed"),
 ]
 
 

@@ -153,6 +153,20 @@ class DocumentGeneratedV1(Schema):
     issued_on = fields.Date(required=True)
 
 
+class DocumentGeneratedV2(DocumentGeneratedV1):
+    """V1 plus how the member is told, so that one declaration yields one message.
+
+    ``notify`` false: the document is announced with another one of the same
+    chain (the payment schedule respread by a new assessment is announced with
+    its statement) or was asked for on screen (a certificate). ``also_issued``:
+    titles of the other documents issued with this one and announced by this
+    event (the regularisation notice issued with its statement)."""
+
+    notify = fields.Boolean(required=True)
+    also_issued = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                              required=True)
+
+
 class NotificationSentV1(Schema):
     notification_id = fields.UUID(required=True)
     channel = fields.String(required=True, validate=validate.OneOf(["email", "post"]))
@@ -311,6 +325,7 @@ CONTRACTS: dict[tuple[str, int], type[Schema]] = {
     ("contributions_recalculated", 1): ContributionsRecalculatedV1,
     ("contributions_recalculated", 2): ContributionsRecalculatedV2,
     ("document_generated", 1): DocumentGeneratedV1,
+    ("document_generated", 2): DocumentGeneratedV2,
     ("notification_sent", 1): NotificationSentV1,
     ("notification_failed", 1): NotificationFailedV1,
     ("email_bounced", 1): EmailBouncedV1,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from carpimko.errors import InvalidRequest, NotFound, Unauthorized
 
-from . import account_api, api, messages, web
+from . import account_api, api, documents_pages, messages, web
 
 STRENGTH_LABELS = {"weak": "Faible", "fair": "Moyen", "good": "Bon", "strong": "Excellent"}
 
@@ -118,8 +118,9 @@ def _first(fields: dict) -> dict:
 def security_page(ctx, request):
     session = api.require_session(ctx, request)
     logins = ctx.backends.call("accounts", "recent_logins", session["member"]["file_number"])
+    advisors = ctx.backends.call("accounts", "advisor_accesses", session["member"]["file_number"])
     return web.render("account/security.html", member=session["member"],
-                      csrf_token=session["csrf_token"], logins=logins,
+                      csrf_token=session["csrf_token"], logins=logins, advisors=advisors,
                       ended=request.args.get("fin"))
 
 
@@ -348,8 +349,17 @@ def staff_member(ctx, request, file_number):
             raise web.Forbidden("role required", {}) from None
         return web.render("account/staff_member.html", member=None, staff=staff["staff"],
                           staff_csrf=staff["csrf_token"], file=seen,
-                          unlocked=request.args.get("deverrouille"))
+                          unlocked=request.args.get("deverrouille"),
+                          documents=documents_pages.staff_documents(ctx, file_number))
     return _staff_page(ctx, request, render)
+
+
+def staff_document(ctx, request, file_number, document_id):
+    """``/agents/dossier/<file>/documents/<id>``: the download, audited."""
+    def act(staff):
+        token = request.cookies.get(account_api.staff_cookie(ctx), "")
+        return documents_pages.staff_download(ctx, request, token, file_number, document_id)
+    return _staff_page(ctx, request, act)
 
 
 def _check_staff_csrf(request, staff) -> None:

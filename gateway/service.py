@@ -653,6 +653,27 @@ class GatewayService:
     def staff_logout(self, request):
         return account_pages.staff_logout(self.ctx, request)
 
+    # -- documents on request (certificate) and advisors' downloads (issue #7) -------------
+    @http("POST", "/documents/attestation")
+    @web.page_errors
+    def request_certificate(self, request):
+        return documents_pages.request_certificate(self.ctx, request)
+
+    @http("POST", "/api/v1/documents/certificates")
+    @web.api_errors
+    def api_request_certificate(self, request):
+        return documents_pages.api_request_certificate(self.ctx, request)
+
+    @http("GET", "/agents/dossier/<string:file_number>/documents/<string:document_id>")
+    @web.page_errors
+    def staff_document(self, request, file_number, document_id):
+        return account_pages.staff_document(self.ctx, request, file_number, document_id)
+
+    @http("GET", "/api/v1/staff/members/<string:file_number>/documents/<string:document_id>/content")
+    @web.api_errors
+    def api_staff_document(self, request, file_number, document_id):
+        return documents_pages.api_staff_download(self.ctx, request, file_number, document_id)
+
     # -- pages: unknown paths --------------------------------------------------------------
     @http("GET", "/<path:path>")
     @web.page_errors

@@ -3,7 +3,9 @@
 No login. A bank, a landlord or a tax office types (or scans) the code printed
 on a document and sees who issued it, what it is, when, the member's initials
 and the SHA-256 of the original; it may upload its copy to compare hashes.
-Nothing more personal is shown.
+Nothing more personal is shown. A letter carrying a one-time code is known
+by kind, date and initials only: neither its content nor its hash is kept
+(see services/documents/letters.py), so the page says it cannot be compared.
 
 A genuine, an unknown and a malformed code get the same page (same template,
 same sections) after the same work (the documents service hashes the code and
@@ -84,7 +86,10 @@ def compare(ctx, request, code: str):
         else:
             digest = hashlib.sha256(content).hexdigest()
     result = _lookup(ctx, code)
-    if digest and result["found"]:
+    if digest and result["found"] and result["sha256"] is None:
+        # a letter carrying a one-time code: nothing of it is kept to compare with
+        comparison = {"sha256": digest, "identical": None}
+    elif digest and result["found"]:
         comparison = {"sha256": digest, "identical": digest == result["sha256"]}
     elif digest:
         comparison = {"sha256": digest, "identical": False}

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from .models import AuditEvent
 
 LOGIN_KINDS = ("login_succeeded", "login_failed", "login_refused_locked")
+# what advisors did with a member's file (opened it, downloaded a document)
+ADVISOR_KINDS = ("advisor_access", "advisor_document_download")
 
 
 def record(session: Session, kind: str, file_number: str | None, *, actor: str = "member",
@@ -39,4 +41,12 @@ def recent_logins(session: Session, file_number: str, limit: int = 20) -> list[d
 def events_of(session: Session, file_number: str, limit: int = 1000) -> list[dict]:
     rows = session.scalars(select(AuditEvent).where(AuditEvent.file_number == file_number)
                            .order_by(AuditEvent.id.desc()).limit(limit)).all()
+    return [view(r) for r in rows]
+
+
+def advisor_events(session: Session, file_number: str, limit: int = 20) -> list[dict]:
+    """The latest advisor accesses to a member's file, newest first."""
+    rows = session.scalars(select(AuditEvent).where(
+        AuditEvent.file_number == file_number, AuditEvent.kind.in_(ADVISOR_KINDS))
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc()).limit(limit)).all()
     return [view(r) for r in rows]

@@ -177,6 +177,13 @@ class AccountsService:
             return audit.recent_logins(session, file_number, min(int(limit), 100))
 
     @rpc
+    def advisor_accesses(self, file_number, limit=20):
+        """What advisors did with the member's file (opened it, downloaded a
+        document), newest first: shown to the member on their security page."""
+        with self.db.transaction() as session:
+            return audit.advisor_events(session, file_number, min(int(limit), 100))
+
+    @rpc
     def export_personal_data(self, file_number):
         with self.db.transaction() as session:
             return privacy.export(session, file_number)
@@ -306,6 +313,14 @@ class AccountsService:
         with self.db.transaction() as session:
             who = self._staff(session, staff_token, "advisor")
             return staff.member_file(session, who, file_number)
+
+    @rpc
+    def staff_document_download(self, staff_token, file_number, document_id, title):
+        """An advisor downloads a member's document: role checked, audited."""
+        with self.db.transaction() as session:
+            who = self._staff(session, staff_token, "advisor")
+            staff.document_download(session, who, file_number, document_id, title)
+            return who
 
     @rpc
     def staff_unlock(self, staff_token, file_number):

@@ -137,7 +137,21 @@ def member_file(session: Session, staff_view: dict, file_number: str) -> dict:
     audit.record(session, "advisor_access", file_number, actor=actor)
     return {**authentication.contact_details(session, file_number),
             "locked": throttle.is_locked(session, file_number),
-            "recent_logins": audit.recent_logins(session, file_number, 10)}
+            "recent_logins": audit.recent_logins(session, file_number, 10),
+            "advisor_events": audit.advisor_events(session, file_number, 20)}
+
+
+def document_download(session: Session, staff_view: dict, file_number: str, document_id: str,
+                      title: str) -> None:
+    """Record that an advisor downloads one of a member's documents (who,
+    which document, when), before the gateway hands it over."""
+    if not identity.is_file_number(file_number):
+        raise InvalidRequest("invalid file number", {"file_number": ["7 or 9 digits"]})
+    if session.get(Member, file_number) is None:
+        raise NotFound(f"no member {file_number}", {})
+    actor = f"{staff_view['role']}:{staff_view['login']}"[:40]
+    audit.record(session, "advisor_document_download", file_number, actor=actor,
+                 document_id=str(document_id), title=str(title)[:200])
 
 
 def _aware(value: datetime) -> datetime:

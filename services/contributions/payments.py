@@ -227,6 +227,20 @@ def get_schedule(session: Session, file_number: str, year: int, as_of: date) -> 
     return schedule_view(session, row, as_of)
 
 
+def payments_paid_in(session: Session, file_number: str, calendar_year) -> list[dict]:
+    """Every payment received in ``calendar_year`` (whatever year's contributions
+    it paid): what the certificate for the income tax return lists."""
+    if not isinstance(calendar_year, int) or isinstance(calendar_year, bool) \
+            or not 2000 <= calendar_year <= 2100:
+        raise InvalidRequest("invalid year", {"year": ["must be a year from 2000 to 2100"]})
+    rows = session.scalars(select(Payment).where(
+        Payment.file_number == file_number, Payment.paid_on >= date(calendar_year, 1, 1),
+        Payment.paid_on <= date(calendar_year, 12, 31))
+        .order_by(Payment.paid_on, Payment.reference))
+    return [{"reference": p.reference, "paid_on": p.paid_on.isoformat(), "year": p.year,
+             "amount": _money(p.amount), "source": p.source} for p in rows]
+
+
 # -- SEPA mandate --------------------------------------------------------------------------------------------------
 
 def mask_iban(iban: str) -> str:

@@ -87,6 +87,13 @@ class ContributionsService:
         return view
 
     @rpc
+    def payments_paid_in(self, file_number, year):
+        """The payments received in a calendar year (the documents service's
+        certificate of contributions paid, for the income tax return)."""
+        with self.db.transaction() as session:
+            return payments.payments_paid_in(session, file_number, year)
+
+    @rpc
     def set_mandate(self, file_number, iban, bic, holder):
         with self.db.transaction() as session:
             return payments.set_mandate(session, file_number, iban, bic, holder)

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from carpimko import inbox, outbox
-from carpimko.errors import NotFound
+from carpimko.errors import Conflict, InvalidRequest, NotFound
 from carpimko.events import Event, new_event
 
 from .domain import verification
@@ -69,38 +70,134 @@ def record_statement(session: Session, event: Event, sha256: str, size: int,
     event was already processed."""
     year = event.payload["year"]
     return record_document(session, STATEMENT_CONSUMER, event, kind=STATEMENT,
-                           title=f"Relevé de cotisations {year}", year=year, sha256=sha256,
+                           title=statement_title(year), year=year, sha256=sha256,
                            size=size, issued_on=issued_on,
                            verification_code=verification_code, initials=initials)
 
 
 def record_document(session: Session, consumer: str, event: Event, *, kind: str, title: str,
                     year: int | None, sha256: str, size: int, issued_on: date,
-                    verification_code: str | None, initials: str | None) -> str | None:
+                    verification_code: str | None, initials: str | None,
+                    notify: bool = True) -> str | None:
     """Record a stored document issued because of ``event`` (claiming the inbox
     of ``consumer``), supersede the previous one of the same kind and year, and
     stage ``document_generated``; None if the event was already processed."""
+    ids = record_documents(session, consumer, event,
+                           [Issued(kind, title, year, sha256, size, verification_code)],
+                           issued_on, initials, notify=notify)
+    return ids[0] if ids else None
+
+
+@dataclass(frozen=True)
+class Issued:
+    """One rendered and stored document, ready to be recorded. ``sha256`` None:
+    the content is not kept (a letter carrying a secret), see ``LETTERS``."""
+
+    kind: str
+    title: str
+    year: int | None
+    sha256: str | None
+    size: int
+    verification_code: str | None
+
+
+def record_documents(session: Session, consumer: str, event: Event, issued: list[Issued],
+                     issued_on: date, initials: str | None, *, notify: bool = True
+                     ) -> list[str] | None:
+    """Record the documents issued because of ``event`` (one inbox claim for all).
+
+    The first is the one the member is told about (``notify``), with the titles
+    of the others in ``also_issued``; each of the others is announced on the bus
+    too, flagged ``notify`` false, so one event never yields two messages.
+    Returns the ids, or None when the event was already processed."""
     if not inbox.claim(session, Inbox, consumer, event.event_id):
         return None
+    ids = []
+    for position, item in enumerate(issued):
+        source = event.event_id if position == 0 else f"{event.event_id}:{item.kind}"
+        document = insert_document(session, item, file_number=event.member_id,
+                                   correlation_id=event.correlation_id, source_key=source,
+                                   issued_on=issued_on, initials=initials)
+        announce(session, document, notify=notify and position == 0,
+                 also_issued=[i.title for i in issued[1:]] if position == 0 else [],
+                 cause=event)
+        ids.append(document.id)
+    return ids
+
+
+def insert_document(session: Session, item: Issued, *, file_number: str, correlation_id: str,
+                    source_key: str, issued_on: date, initials: str | None,
+                    supersede: bool = True) -> Document:
+    """Insert the metadata of an issued document; the previous current one of the
+    same member, kind and year (yearly kinds) is marked superseded by it."""
     document = Document(
-        id=str(uuid.uuid4()), file_number=event.member_id, kind=kind, title=title, year=year,
-        correlation_id=event.correlation_id, source_event_id=event.event_id,
-        sha256=sha256, size=size, media_type="application/pdf", issued_on=issued_on,
+        id=str(uuid.uuid4()), file_number=file_number, kind=item.kind, title=item.title,
+        year=item.year, correlation_id=correlation_id, source_event_id=source_key,
+        sha256=item.sha256, size=item.size, media_type="application/pdf", issued_on=issued_on,
         created_at=datetime.now(timezone.utc),
-        verification_hash=(verification.code_hash(verification.canonical(verification_code))
-                           if verification_code else None),
+        verification_hash=(verification.code_hash(verification.canonical(item.verification_code))
+                           if item.verification_code else None),
         member_initials=initials)
-    session.execute(update(Document)
-                    .where(Document.file_number == event.member_id, Document.kind == kind,
-                           Document.year == year, Document.superseded_by.is_(None))
-                    .values(superseded_by=document.id))
+    if supersede:
+        same_year = (Document.year.is_(None) if item.year is None
+                     else Document.year == item.year)
+        session.execute(update(Document)
+                        .where(Document.file_number == file_number, Document.kind == item.kind,
+                               same_year, Document.superseded_by.is_(None))
+                        .values(superseded_by=document.id))
     session.add(document)
+    return document
+
+
+def announce(session: Session, document: Document, *, notify: bool, also_issued: list[str],
+             cause: Event | None = None) -> None:
+    """Stage ``document_generated`` (V2) for ``document`` in the outbox."""
     outbox.add(session, Outbox, new_event(
         "document_generated",
-        {"document_id": document.id, "kind": kind, "title": document.title,
-         "sha256": sha256, "issued_on": issued_on},
-        member_id=event.member_id, cause=event))
-    return document.id
+        {"document_id": document.id, "kind": document.kind, "title": document.title,
+         "sha256": document.sha256, "issued_on": document.issued_on,
+         "notify": notify, "also_issued": also_issued},
+        member_id=document.file_number, cause=cause,
+        correlation_id=None if cause is not None else document.correlation_id))
+
+
+def request_key(request_id) -> str:
+    """The caller's id of a request for a document (a UUID): asking twice with
+    the same id issues one document."""
+    try:
+        return str(uuid.UUID(str(request_id)))
+    except ValueError:
+        raise InvalidRequest("invalid request id", {"request_id": ["must be a UUID"]}) from None
+
+
+def issued_for_request(session: Session, file_number: str, request_id: str) -> dict | None:
+    """The document already issued for this request, if any."""
+    doc = session.scalars(select(Document).where(
+        Document.source_event_id == f"request:{request_id}")).first()
+    if doc is None:
+        return None
+    if doc.file_number != file_number:
+        raise Conflict("request id already used", {"request_id": ["already used"]})
+    return document_view(doc)
+
+
+def record_request(session: Session, consumer: str, request_id: str, file_number: str,
+                   item: Issued, issued_on: date, initials: str | None) -> dict | None:
+    """Record a document the member asked for (claiming the inbox with the
+    request id); it is announced on the bus but the member is not told (they
+    asked on screen). None when the same request was recorded meanwhile."""
+    if not inbox.claim(session, Inbox, consumer, request_id):
+        return None
+    document = insert_document(session, item, file_number=file_number, correlation_id=request_id,
+                               source_key=f"request:{request_id}", issued_on=issued_on,
+                               initials=initials)
+    announce(session, document, notify=False, also_issued=[])
+    session.flush()
+    return document_view(document)
+
+
+def statement_title(year: int) -> str:
+    return f"Relevé de cotisations {year}"
 
 
 def document_view(doc: Document) -> dict:
@@ -113,8 +210,13 @@ def document_view(doc: Document) -> dict:
     }
 
 
+# postal letters of other services (see ``letters``): verifiable, not listed
+LETTER_KINDS = ("access_letter", "account_notice", "notification_letter")
+
+
 def list_documents(session: Session, file_number: str) -> list[dict]:
-    rows = session.scalars(select(Document).where(Document.file_number == file_number)
+    rows = session.scalars(select(Document).where(Document.file_number == file_number,
+                                                  Document.kind.not_in(LETTER_KINDS))
                            .order_by(Document.created_at.desc())).all()
     return [document_view(d) for d in rows]
 
@@ -128,7 +230,7 @@ def documents_for_correlation(session: Session, file_number: str, correlation_id
 
 def get_document(session: Session, file_number: str, document_id: str) -> Document:
     doc = session.get(Document, document_id)
-    if doc is None or doc.file_number != file_number:
+    if doc is None or doc.file_number != file_number or doc.sha256 is None:
         raise NotFound("unknown document", {})
     return doc
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy, rpc
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from carpimko import rpc as rpc_client
 from carpimko.observability import Observability
@@ -18,9 +19,13 @@ from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.errors import InvalidRequest, PermanentFailure
 from carpimko.handlers import reliable_event_handler
 
-from . import issuing, rendering
+from . import issuing, letters, rendering, sources
 from .models import Outbox
 from .storage import DocumentStore, FilesystemStore
+
+
+SCHEDULE_CONSUMER = "documents.on_schedule_changed"
+CERTIFICATE_CONSUMER = "documents.issue_contributions_certificate"
 
 
 class DocumentsService:
@@ -31,6 +36,7 @@ class DocumentsService:
     outbox = OutboxRelay(Outbox)
     config = Config()
     accounts = RpcProxy("accounts")
+    contributions = RpcProxy("contributions")
 
     @property
     def store(self) -> DocumentStore:
@@ -42,24 +48,94 @@ class DocumentsService:
 
     @reliable_event_handler("contributions_recalculated")
     def on_contributions_recalculated(self, event):
+        """The statement of the year and, when a regularisation changes the
+        year's total, the regularisation notice: one inbox claim, one message."""
         with self.db.transaction() as session:
             if issuing.already_processed(session, issuing.STATEMENT_CONSUMER, event.event_id):
                 return
-        member = rpc_client.call(self.accounts, "accounts", "contact_details", event.member_id,
-                                 timeout=self.config.get("RPC_TIMEOUT"))
+        member = self._member(event.member_id)
         issued_on = datetime.now(timezone.utc).date()
+        year = event.payload["year"]
+        issued = [self._render_and_store(
+            issuing.STATEMENT, issuing.statement_title(year), year,
+            lambda v: issuing.statement_data(event, member, issued_on, v))]
+        if sources.regularises(event.raw["payload"]):
+            issued.append(self._render_and_store(
+                sources.REGULARISATION, sources.regularisation_title(year), year,
+                lambda v: sources.regularisation_data(event, member, issued_on, v)))
+        with self.db.transaction() as session:
+            ids = issuing.record_documents(session, issuing.STATEMENT_CONSUMER, event, issued,
+                                           issued_on, issuing.member_initials(member))
+        if ids:
+            self.outbox.nudge()
+
+    @reliable_event_handler("schedule_changed")
+    def on_schedule_changed(self, event):
+        """The new payment schedule of the year; it supersedes the previous one,
+        which stays readable and verifiable."""
+        with self.db.transaction() as session:
+            if issuing.already_processed(session, SCHEDULE_CONSUMER, event.event_id):
+                return
+        member = self._member(event.member_id)
+        issued_on = datetime.now(timezone.utc).date()
+        year = event.payload["year"]
+        issued = self._render_and_store(
+            sources.SCHEDULE, sources.schedule_title(year), year,
+            lambda v: sources.schedule_data(event, member, issued_on, v))
+        with self.db.transaction() as session:
+            ids = issuing.record_documents(session, SCHEDULE_CONSUMER, event, [issued], issued_on,
+                                           issuing.member_initials(member),
+                                           notify=sources.schedule_notified(event))
+        if ids:
+            self.outbox.nudge()
+
+    @rpc
+    def issue_contributions_certificate(self, file_number, year, request_id):
+        """The certificate of contributions paid in ``year`` (income tax return),
+        asked for by the member: figures from the contributions service, issued,
+        stored and verifiable like every document; it supersedes the previous one
+        of the same year. The same ``request_id`` again returns the same document.
+        No payment received in the year: InvalidRequest (nothing to certify)."""
+        request_id = issuing.request_key(request_id)
+        today = datetime.now(timezone.utc).date()
+        if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= today.year:
+            raise InvalidRequest("invalid year", {"year": [f"must be a year from 2000 to "
+                                                           f"{today.year}"]})
+        with self.db.transaction() as session:
+            existing = issuing.issued_for_request(session, file_number, request_id)
+        if existing:
+            return existing
+        payments = rpc_client.call(self.contributions, "contributions", "payments_paid_in",
+                                   file_number, year, timeout=self.config.get("RPC_TIMEOUT"))
+        if not payments:
+            raise InvalidRequest("no payment received in the year",
+                                 {"year": ["no_payment_in_year"]})
+        member = self._member(file_number)
+        issued = self._render_and_store(
+            sources.CERTIFICATE, sources.certificate_title(year), year,
+            lambda v: sources.certificate_data(file_number, year, payments, member, today, v))
+        with self.db.transaction() as session:
+            view = issuing.record_request(session, CERTIFICATE_CONSUMER, request_id, file_number,
+                                          issued, today, issuing.member_initials(member))
+        if view is None:  # the same request, recorded meanwhile by another worker
+            with self.db.transaction() as session:
+                return issuing.issued_for_request(session, file_number, request_id)
+        self.outbox.nudge()
+        return view
+
+    def _member(self, file_number):
+        return rpc_client.call(self.accounts, "accounts", "contact_details", file_number,
+                               timeout=self.config.get("RPC_TIMEOUT"))
+
+    def _render_and_store(self, kind, title, year, data_of) -> issuing.Issued:
+        """Render ``kind`` with a fresh verification code and store its content
+        (content-addressed: a retry rewrites nothing)."""
         code, verification = issuing.new_verification(self.public_url)
         try:
-            pdf = rendering.render_contribution_statement(
-                issuing.statement_data(event, member, issued_on, verification))
-        except ValueError as exc:  # the event's data can never make a statement
-            raise PermanentFailure(f"cannot render the statement: {exc}") from exc
-        sha256 = self.store.put(pdf)
-        with self.db.transaction() as session:
-            document_id = issuing.record_statement(session, event, sha256, len(pdf), issued_on,
-                                                   code, issuing.member_initials(member))
-        if document_id:
-            self.outbox.nudge()
+            pdf = rendering.RENDERERS[kind](data_of(verification))
+        except ValueError as exc:  # the event's data can never make this document
+            raise PermanentFailure(f"cannot render the {kind}: {exc}") from exc
+        return issuing.Issued(kind, title, year, self.store.put(pdf), len(pdf), code)
 
     @reliable_event_handler("career_statement_requested")
     def on_career_statement_requested(self, event):
@@ -109,6 +185,40 @@ class DocumentsService:
         shape and work for an unknown code (``found`` False)."""
         with self.db.transaction() as session:
             return issuing.verify(session, code)
+
+    @rpc
+    def issue_letter(self, kind, data, issue_key):
+        """A postal letter of another service (``access_letter``,
+        ``account_notice``, ``notification_letter``), issued with a
+        verification code and a QR code, as PDF (base64). ``issue_key`` (the
+        caller's notification id) makes a retry give back the same letter;
+        see ``letters`` for the letter carrying a one-time code."""
+        secret = letters.check(kind, issue_key)
+        if not secret:
+            with self.db.transaction() as session:
+                existing = letters.already_issued(session, issue_key)
+                sha256 = existing.sha256 if existing is not None else None
+            if sha256:
+                return base64.b64encode(self.store.get(sha256)).decode("ascii")
+        if not isinstance(data, dict):
+            raise InvalidRequest("letter data must be an object", {"data": ["must be an object"]})
+        code, verification = issuing.new_verification(self.public_url)
+        try:
+            pdf = rendering.RENDERERS[kind]({**data, "verification": verification})
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), {"data": [str(exc)]}) from None
+        sha256 = None if secret else self.store.put(pdf)
+        try:
+            with self.db.transaction() as session:
+                letters.record(session, kind, data, issue_key, sha256, len(pdf), code)
+        except IntegrityError:  # the same letter, issued meanwhile by another worker
+            with self.db.transaction() as session:
+                existing = letters.already_issued(session, issue_key)
+                sha256 = existing.sha256 if existing is not None else None
+            if not sha256:
+                raise
+            return base64.b64encode(self.store.get(sha256)).decode("ascii")
+        return base64.b64encode(pdf).decode("ascii")
 
     @rpc
     def render_letter(self, data):

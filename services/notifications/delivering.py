@@ -35,6 +35,17 @@ def notification_id_for(event_id: str, channel: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{event_id}:{channel}"))
 
 
+def to_announce(event: Event) -> bool:
+    """``document_generated`` V2 says whether the member is told of this document
+    (false: announced with another one of the same chain); V1 always was."""
+    return event.payload.get("notify", True)
+
+
+def announced_titles(event: Event) -> str:
+    """The document's title, and those issued with it (``also_issued``, V2)."""
+    return ", ".join([event.payload["title"], *event.payload.get("also_issued", [])])
+
+
 def already_processed(session: Session, event_id: str) -> bool:
     return session.get(Inbox, (DOCUMENT_CONSUMER, event_id)) is not None
 

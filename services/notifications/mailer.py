@@ -58,8 +58,10 @@ class SmtpSettings:
 
 
 def compose_document_email(*, to: str, sender: str, notification_id: str, member: dict,
-                           document_title: str, portal_url: str) -> EmailMessage:
-    context = {"member": member, "document_title": document_title, "portal_url": portal_url}
+                           document_title: str, portal_url: str,
+                           also_issued: list[str] | tuple = ()) -> EmailMessage:
+    context = {"member": member, "document_title": document_title, "portal_url": portal_url,
+               "also_issued": list(also_issued)}
     msg = EmailMessage()
     msg["Subject"] = _env.get_template("document_available.subject.txt").render(context).strip()
     msg["From"] = sender

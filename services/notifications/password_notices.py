@@ -6,9 +6,9 @@ accounts to issue it (``issue_reset_secret``), so the only copies are the
 email and the printed letter. Each event is delivered once (the inbox claim
 is written in the transaction that wraps the send).
 
-Letters are rendered by the documents service (RPCs ``render_access_letter``
-and ``render_account_notice``) and queued for the print batch like every
-letter.
+Letters are issued by the documents service (RPC ``issue_letter``: with a
+verification code and QR code; the access letter's content is never kept
+there) and queued for the print batch like every letter.
 """
 from __future__ import annotations
 
@@ -60,9 +60,12 @@ def _claimed(service, consumer: str, event: Event) -> bool:
         return session.get(Inbox, (consumer, event.event_id)) is not None
 
 
-def _render(service, method: str, data: dict) -> bytes:
-    """A letter rendered by the documents service (RPC, with its timeout)."""
-    return base64.b64decode(service._call(service.documents, "documents", method, data))
+def _render(service, kind: str, data: dict, issue_key: str) -> bytes:
+    """A letter issued by the documents service (RPC, with its timeout): it
+    carries a verification code and QR code; the same ``issue_key`` (the
+    notification id) on a retry gives the same letter back."""
+    return base64.b64decode(service._call(service.documents, "documents", "issue_letter",
+                                          kind, data, issue_key))
 
 
 def _post(service, consumer: str, event: Event, contact: dict, pdf_of) -> None:
@@ -125,7 +128,7 @@ def on_password_reset_requested(service, event: Event) -> None:
             "portal_url": f"{_portal(service)}{CODE_PATH}"}
 
     _post(service, RESET_CONSUMER, event, contact,
-          lambda: _render(service, "render_access_letter", data))
+          lambda: _render(service, "access_letter", data, notice_id(event.event_id)))
 
 
 def _notice(service, consumer: str, event: Event, template: str, subject: str, context: dict
@@ -142,7 +145,7 @@ def _notice(service, consumer: str, event: Event, template: str, subject: str, c
             **{k: str(v) for k, v in context.items()}}
 
     _post(service, consumer, event, contact,
-          lambda: _render(service, "render_account_notice", data))
+          lambda: _render(service, "account_notice", data, notice_id(event.event_id)))
 
 
 def on_password_changed(service, event: Event) -> None:
@@ -204,7 +207,7 @@ def on_contact_details_changed(service, event: Event) -> None:
                 "portal_url": _portal(service), "verification": None}
 
         _post(service, CONTACT_CONSUMER, event, previous,
-              lambda: _render(service, "render_account_notice", data))
+              lambda: _render(service, "account_notice", data, notice_id(event.event_id)))
         return
     if channels.choose_channel(contact) == channels.EMAIL:
         _email(service, CONTACT_CONSUMER, event, contact, "contact_changed", context)

@@ -63,6 +63,9 @@ class NotificationsService:
         with self.db.transaction() as session:
             if delivering.already_processed(session, event.event_id):
                 return
+            if not delivering.to_announce(event):  # told with another document of its chain
+                delivering.claim(session, event)
+                return
         contact = self._call(self.accounts, "accounts", "contact_details", event.member_id)
         channel = channels.choose_channel(contact)
         note = "" if channel == channels.EMAIL else channels.why_post(contact)
@@ -87,6 +90,7 @@ class NotificationsService:
                 to=contact["email"], sender=self.config["MAIL_FROM"],
                 notification_id=notification_id, member=contact,
                 document_title=event.payload["title"],
+                also_issued=event.payload.get("also_issued", []),
                 portal_url=self.config.get("PUBLIC_URL", "http://127.0.0.1:8000"))
             self.email_rate.wait()
             mailer.send(message, mailer.SmtpSettings.from_config(self.config))
@@ -104,14 +108,15 @@ class NotificationsService:
                         "Adresse postale inutilisable : ni courriel ni courrier possible.")
             self.outbox.nudge()
             return
-        pdf = base64.b64decode(self._call(self.documents, "documents", "render_letter", {
+        pdf = base64.b64decode(self._call(self.documents, "documents", "issue_letter",
+                                          "notification_letter", {
             "file_number": event.member_id,
             "member": {"full_name": contact["full_name"], "address_lines": contact["address_lines"]},
             "issued_on": datetime.now(timezone.utc).date().isoformat(),
             "subject": "Un nouveau document est disponible",
-            "document_label": event.payload["title"],
+            "document_label": delivering.announced_titles(event),
             "portal_url": self.config.get("PUBLIC_URL", "http://127.0.0.1:8000"),
-        }))
+        }, notification_id))
         with self.db.transaction() as session:
             if not delivering.claim(session, event):
                 return

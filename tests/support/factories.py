@@ -59,20 +59,48 @@ STATEMENT_LINES = [
 ]
 
 
-def contributions_recalculated(file_number: str, correlation_id: str | None = None) -> dict:
+def contributions_recalculated(file_number: str, correlation_id: str | None = None, *,
+                               previous_total: str | None = None,
+                               status: str = "regularised") -> dict:
     correlation_id = correlation_id or str(uuid.uuid4())
     return new_event("contributions_recalculated", {
         "assessment_id": str(uuid.uuid4()), "declaration_id": correlation_id, "year": 2026,
-        "status": "regularised", "parameters_version": "2026.1", "income_used": Decimal("40000"),
+        "status": status, "parameters_version": "2026.1", "income_used": Decimal("40000"),
         "income_declared": True, "lines": STATEMENT_LINES, "total": Decimal("9126.00"),
-        "previous_total": None, "notes": [], "basis": "income", "income_year": 2026,
+        "previous_total": None if previous_total is None else Decimal(previous_total),
+        "notes": [], "basis": "income", "income_year": 2026,
         "trigger": "declaration", "changes": None, "surcharge": None},
         member_id=file_number, correlation_id=correlation_id)
 
 
-def document_generated(file_number: str, correlation_id: str | None = None) -> dict:
+def schedule_changed(file_number: str, correlation_id: str | None = None, *,
+                     reason: str = "assessment", caused: bool = True, version: int = 1,
+                     total: str = "9126.00", previous_total: str | None = None,
+                     event_id: str | None = None) -> dict:
+    """A monthly 2026 schedule of ``total`` (the cents left over go first)."""
+    from decimal import ROUND_DOWN
+    amount = (Decimal(total) / 12).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    leftover = int((Decimal(total) - amount * 12) * 100)
+    instalments = [{"number": n, "due_date": date(2026, n, 5),
+                    "amount": amount + (Decimal("0.01") if n <= leftover else 0)}
+                   for n in range(1, 13)]
+    correlation_id = correlation_id or str(uuid.uuid4())
+    body = new_event("schedule_changed", {
+        "schedule_id": str(uuid.uuid4()), "year": 2026, "frequency": "monthly",
+        "version": version, "reason": reason, "total": Decimal(total),
+        "previous_total": None if previous_total is None else Decimal(previous_total),
+        "credit": Decimal("0.00"), "assessment_id": str(uuid.uuid4()),
+        "instalments": instalments},
+        member_id=file_number, correlation_id=correlation_id, event_id=event_id)
+    if caused:
+        body["causation_id"] = str(uuid.uuid4())
+    return body
+
+
+def document_generated(file_number: str, correlation_id: str | None = None, *,
+                       notify: bool = True, also_issued: tuple = ()) -> dict:
     return new_event("document_generated", {
         "document_id": str(uuid.uuid4()), "kind": "contribution_statement",
         "title": "Relevé de cotisations 2026", "sha256": "0" * 64,
-        "issued_on": date(2026, 11, 28)},
+        "issued_on": date(2026, 11, 28), "notify": notify, "also_issued": list(also_issued)},
         member_id=file_number, correlation_id=correlation_id or str(uuid.uuid4()))

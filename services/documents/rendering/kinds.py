@@ -97,7 +97,10 @@ def render_payment_schedule(data: dict) -> bytes:
         frequency     "monthly" | "quarterly" | "half_yearly" | "yearly"
         method        "direct_debit" | "transfer" | "cheque" (optional)
         instalments   [{"due_on": "2026-01-05", "amount": "760.50"}, ...] (in order)
-        total         "9126.00" = the sum of the instalments
+        total         "9126.00": the year's contributions
+        credit        "0.00" (optional): what the instalments already due exceed a lower new
+                      total by (refunded); the instalments add up to total + credit
+        previous_total  the total of the schedule this one replaces (optional)
     """
     v = _Validator("payment schedule")
     context = _common(v, data)
@@ -107,11 +110,17 @@ def render_payment_schedule(data: dict) -> bytes:
         instalments.append({"due_on": v.date(item, "due_on", prefix),
                             "amount": v.decimal(item, "amount", prefix)})
     total = v.decimal(data, "total")
-    _check_sum(v, [i["amount"] for i in instalments], total, "instalments", "total")
+    credit = v.decimal(data, "credit", required=False) or "0.00"
+    if _dec(credit) < 0:
+        v.fail(f"'credit' must not be negative, got {credit}")
+    scheduled = str(_dec(total) + _dec(credit))
+    _check_sum(v, [i["amount"] for i in instalments], scheduled, "instalments",
+               "total + credit" if _dec(credit) else "total")
     context.update(year=_year(v, data), frequency=_choice(v, data, "frequency",
                                                           PAYMENT_FREQUENCIES),
                    method=_choice(v, data, "method", PAYMENT_METHODS, required=False),
-                   instalments=instalments, total=total)
+                   instalments=instalments, total=total, credit=credit, scheduled=scheduled,
+                   previous_total=v.decimal(data, "previous_total", required=False))
     return render_pdf("payment_schedule.xml.j2", context)
 
 
@@ -123,29 +132,39 @@ def render_regularisation_notice(data: dict) -> bytes:
         year               2025
         income_used        "40000.00" (the year's declared income)
         lines              [{"label": "Régime complémentaire", "provisional": "3100.00",
-                             "regularised": "3480.00"}, ...]
-        provisional_total  sum of the lines' provisional amounts
+                             "regularised": "3480.00"}, ...], or
+        regularised_lines  [{"label": ..., "amount": "3480.00"}, ...] when only the previous
+                           total is known (a new assessment replacing the previous one)
+        provisional_total  sum of the lines' provisional amounts (or the previous total)
         regularised_total  sum of the lines' regularised amounts
         balance            regularised_total - provisional_total (> 0: to pay, < 0: refunded)
         instalments_left   over how many instalments a balance to pay is spread (optional int)
     """
     v = _Validator("regularisation notice")
     context = _common(v, data)
-    lines = []
-    for index, item in enumerate(_items(v, data, "lines")):
-        prefix = f"lines[{index}]."
-        provisional = v.decimal(item, "provisional", prefix)
-        regularised = v.decimal(item, "regularised", prefix)
-        lines.append({"label": v.text(item, "label", prefix), "provisional": provisional,
-                      "regularised": regularised,
-                      "difference": str(_dec(regularised) - _dec(provisional))})
+    lines, regularised_lines = [], []
     provisional_total = v.decimal(data, "provisional_total")
     regularised_total = v.decimal(data, "regularised_total")
     balance = v.decimal(data, "balance")
-    _check_sum(v, [l["provisional"] for l in lines], provisional_total, "lines' provisional amounts",
-               "provisional_total")
-    _check_sum(v, [l["regularised"] for l in lines], regularised_total,
-               "lines' regularised amounts", "regularised_total")
+    if data.get("lines") is None and data.get("regularised_lines") is not None:
+        for index, item in enumerate(_items(v, data, "regularised_lines")):
+            prefix = f"regularised_lines[{index}]."
+            regularised_lines.append({"label": v.text(item, "label", prefix),
+                                      "amount": v.decimal(item, "amount", prefix)})
+        _check_sum(v, [l["amount"] for l in regularised_lines], regularised_total,
+                   "regularised lines", "regularised_total")
+    else:
+        for index, item in enumerate(_items(v, data, "lines")):
+            prefix = f"lines[{index}]."
+            provisional = v.decimal(item, "provisional", prefix)
+            regularised = v.decimal(item, "regularised", prefix)
+            lines.append({"label": v.text(item, "label", prefix), "provisional": provisional,
+                          "regularised": regularised,
+                          "difference": str(_dec(regularised) - _dec(provisional))})
+        _check_sum(v, [l["provisional"] for l in lines], provisional_total,
+                   "lines' provisional amounts", "provisional_total")
+        _check_sum(v, [l["regularised"] for l in lines], regularised_total,
+                   "lines' regularised amounts", "regularised_total")
     if _dec(regularised_total) - _dec(provisional_total) != _dec(balance):
         v.fail(f"'balance' is {balance} but regularised_total - provisional_total is "
                f"{_dec(regularised_total) - _dec(provisional_total)}")
@@ -153,6 +172,7 @@ def render_regularisation_notice(data: dict) -> bytes:
     if left is not None:
         left = _integer(v, data, "instalments_left", "", 1, 12)
     context.update(year=_year(v, data), income_used=v.decimal(data, "income_used"), lines=lines,
+                   regularised_lines=regularised_lines,
                    provisional_total=provisional_total, regularised_total=regularised_total,
                    balance=balance, instalments_left=left)
     return render_pdf("regularisation_notice.xml.j2", context)
@@ -163,7 +183,9 @@ def render_contributions_certificate(data: dict) -> bytes:
 
     Data: the common keys plus
         year       2025 (the year the contributions were paid in)
-        payments   [{"label": "Régime de base", "amount": "4240.00"}, ...] (per scheme)
+        payments   [{"label": "Régime de base", "amount": "4240.00"}, ...] (per scheme), or
+                   [{"paid_on": "2025-03-05", "contribution_year": 2025, "amount": "760.50"}, ...]
+                   (each payment received in the year, as the fund's books hold them)
         total      the sum of the payments
     """
     v = _Validator("contributions certificate")
@@ -171,8 +193,13 @@ def render_contributions_certificate(data: dict) -> bytes:
     payments = []
     for index, item in enumerate(_items(v, data, "payments")):
         prefix = f"payments[{index}]."
-        payments.append({"label": v.text(item, "label", prefix),
-                         "amount": v.decimal(item, "amount", prefix)})
+        if item.get("paid_on") is not None:
+            payments.append({"label": None, "paid_on": v.date(item, "paid_on", prefix),
+                             "contribution_year": _year(v, item, "contribution_year", prefix),
+                             "amount": v.decimal(item, "amount", prefix)})
+        else:
+            payments.append({"label": v.text(item, "label", prefix),
+                             "amount": v.decimal(item, "amount", prefix)})
     total = v.decimal(data, "total")
     _check_sum(v, [p["amount"] for p in payments], total, "payments", "total")
     context.update(year=_year(v, data), payments=payments, total=total)

@@ -94,3 +94,23 @@ def test_advisor_access_to_a_member_file_is_audited(accounts_db):
     with accounts_db.transaction() as session:
         rows = session.scalars(select(AuditEvent).where(AuditEvent.kind == "advisor_access")).all()
         assert [(r.file_number, r.actor) for r in rows] == [("1234567", "advisor:c.dupont")]
+
+
+def test_an_advisors_document_download_is_audited_and_listed(accounts_db):
+    advisor = {"login": "c.dupont", "role": "advisor"}
+    with accounts_db.transaction() as session:
+        staff.document_download(session, advisor, "1234567", "d0c0ffee-0000-4000-8000-000000000001",
+                                "Relevé de cotisations 2026")
+        with pytest.raises(InvalidRequest):
+            staff.document_download(session, advisor, "12", "x", "t")
+    with accounts_db.transaction() as session:
+        row = session.scalars(select(AuditEvent).where(
+            AuditEvent.kind == "advisor_document_download")).one()
+        assert (row.file_number, row.actor) == ("1234567", "advisor:c.dupont")
+        assert row.occurred_at is not None
+        seen = staff.member_file(session, advisor, "1234567")
+    assert [e["kind"] for e in seen["advisor_events"]] == ["advisor_access",
+                                                          "advisor_document_download"]
+    assert seen["advisor_events"][1]["detail"] == {
+        "document_id": "d0c0ffee-0000-4000-8000-000000000001",
+        "title": "Relevé de cotisations 2026"}

@@ -77,7 +77,7 @@ def test_cause_gives_causation_and_inherits_correlation():
     second = new_event("document_generated",
                        {"document_id": str(uuid.uuid4()), "kind": "contribution_statement",
                         "title": "Relevé de cotisations 2026", "sha256": "a" * 64,
-                        "issued_on": date(2026, 11, 28)},
+                        "issued_on": date(2026, 11, 28), "notify": True, "also_issued": []},
                        member_id="1234567", cause=first)
     assert second["causation_id"] == first.event_id
     assert second["correlation_id"] == DECLARATION_ID
@@ -158,7 +158,8 @@ def test_sha256_length_is_checked():
     with pytest.raises(InvalidEvent, match="sha256"):
         new_event("document_generated",
                   {"document_id": str(uuid.uuid4()), "kind": "contribution_statement",
-                   "title": "t", "sha256": "abc", "issued_on": date(2026, 1, 1)},
+                   "title": "t", "sha256": "abc", "issued_on": date(2026, 1, 1),
+                   "notify": True, "also_issued": []},
                   member_id="1234567")
 
 
@@ -323,3 +324,17 @@ def test_contributions_recalculated_v1_still_parses_and_v2_carries_the_stage():
     event = parse_event(body)
     assert event.payload["status"] == "adjusted" and event.payload["declaration_id"] is None
     assert body["payload"]["changes"]["difference"] == "22.00"
+def test_document_generated_v2_says_who_is_told_and_v1_still_parses():
+    payload = {"document_id": str(uuid.uuid4()), "kind": "payment_schedule",
+               "title": "Échéancier de paiement 2026", "sha256": "a" * 64,
+               "issued_on": date(2026, 11, 28)}
+    with pytest.raises(InvalidEvent, match="notify"):
+        new_event("document_generated", {**payload, "also_issued": []}, member_id="1234567")
+    v2 = new_event("document_generated", {**payload, "notify": False, "also_issued": []},
+                   member_id="1234567")
+    assert v2["version"] == 2 == LATEST_VERSION["document_generated"]
+    assert parse_event(v2).payload["notify"] is False
+    v1 = {**v2, "version": 1, "payload": {k: v for k, v in v2["payload"].items()
+                                          if k not in ("notify", "also_issued")}}
+    parsed = parse_event(v1)
+    assert parsed.version == 1 and "notify" not in parsed.payload

@@ -3,6 +3,7 @@ the verification codes and the content store."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from datetime import date
 
@@ -194,3 +195,26 @@ def test_career_statement_is_rendered_from_the_request_and_recorded_once(db):
         assert issuing.record_career_statement(session, event, "a" * 64, len(pdf), date(2026, 11, 28)) is None
         doc = session.get(Document, first)
         assert (doc.kind, doc.title, doc.year) == ("career_statement", "Relevé de carrière au 28/11/2026", 2026)
+# ------------------------------------------- several documents from one event
+
+def test_one_event_two_documents_one_claim_one_announcement_to_the_member(db):
+    event = recalculated()
+    issued = [issuing.Issued("contribution_statement", "Relevé de cotisations 2026", 2026,
+                             "a" * 64, 10, verification.new_code()),
+              issuing.Issued("regularisation_notice", "Avis de régularisation 2026", 2026,
+                             "b" * 64, 10, verification.new_code())]
+    with db.transaction() as session:
+        ids = issuing.record_documents(session, issuing.STATEMENT_CONSUMER, event, issued,
+                                       date(2026, 11, 28), "C. M.")
+    assert len(ids) == 2
+    with db.transaction() as session:
+        assert issuing.record_documents(session, issuing.STATEMENT_CONSUMER, event, issued,
+                                        date(2026, 11, 28), "C. M.") is None
+        events = [parse_event(json.loads(row.body)) for row in session.scalars(select(Outbox))]
+    assert count(db, Document) == 2
+    payloads = {e.payload["kind"]: e.payload for e in events}
+    assert payloads["contribution_statement"]["notify"] is True
+    assert payloads["contribution_statement"]["also_issued"] == ["Avis de régularisation 2026"]
+    assert payloads["regularisation_notice"]["notify"] is False
+    assert {e.version for e in events} == {2}
+    assert {e.correlation_id for e in events} == {event.correlation_id}
