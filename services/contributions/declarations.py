@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from carpimko import inbox, outbox
 from carpimko.errors import InvalidRequest, NotFound, PermanentFailure
@@ -153,8 +153,23 @@ def _money_str(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def declaration_view(session: Session, declaration: Declaration) -> dict:
-    assessment = session.scalar(select(Assessment).where(Assessment.declaration_id == declaration.id))
+def _own_assessments(session: Session, declarations: list[Declaration]) -> dict[str, Assessment]:
+    """Each declaration's assessment of its own year (a declaration of Y may also
+    have adjusted Y+1), with their lines, in two queries whatever the count."""
+    if not declarations:
+        return {}
+    years = {d.id: d.year for d in declarations}
+    rows = session.scalars(select(Assessment).options(selectinload(Assessment.lines))
+                           .where(Assessment.declaration_id.in_(list(years)))
+                           .order_by(Assessment.computed_at)).all()
+    return {a.declaration_id: a for a in rows if a.year == years[a.declaration_id]}
+
+
+def declaration_view(session: Session, declaration: Declaration,
+                     assessments: dict[str, Assessment] | None = None) -> dict:
+    if assessments is None:
+        assessments = _own_assessments(session, [declaration])
+    assessment = assessments.get(declaration.id)
     view = {
         "id": declaration.id,
         "file_number": declaration.file_number,
@@ -193,4 +208,5 @@ def get_declaration(session: Session, file_number: str, declaration_id: str) -> 
 def list_declarations(session: Session, file_number: str, limit: int = 50) -> list[dict]:
     rows = session.scalars(select(Declaration).where(Declaration.file_number == file_number)
                            .order_by(Declaration.declared_at.desc()).limit(limit)).all()
-    return [declaration_view(session, d) for d in rows]
+    assessments = _own_assessments(session, rows)  # not a query per declaration (profiled)
+    return [declaration_view(session, d, assessments) for d in rows]

@@ -16,8 +16,12 @@ email or letter, every service one copy (or ``--scale SERVICE=N``).
 The outbound email rate limit is lifted (``CARPIMKO_EMAIL_RATE_PER_SECOND=0``):
 it is a production setting sized to the mail relay, not a property of the
 suite. Each run has its own RabbitMQ vhost, databases and folder.
+3. With ``--campaign`` (first): ``carpimko campaign yearly-call --year 2026``
+   over the whole population, each member's provisional call through the
+   chain to the member; members per second, and the time 200,000 would take.
+
 Usage: python tests/bench/bench_chain.py [--declarations 20000] [--latency-rate 10]
-       [--latency-seconds 30] [--scale documents=2] [--database-url URL] [--json]
+       [--latency-seconds 30] [--scale documents=2] [--campaign] [--database-url URL] [--json]
 """
 from __future__ import annotations
 
@@ -72,6 +76,36 @@ def broker_messages(suite: RunningSuite) -> int:
     return 0
 
 
+def queued(suite: RunningSuite) -> int:
+    """Messages waiting or in flight in the suite's queues (management API)."""
+    import requests
+    from urllib.parse import quote
+    queues = requests.get(f"{suite.rabbit_api_uri}/api/queues/{quote(suite.vhost, safe='')}",
+                          timeout=10).json()
+    return sum(int(q.get("messages", 0) or 0) for q in queues
+               if not q["name"].endswith((".dlq", ".retry")))
+
+
+def wait_until_told(suite: RunningSuite, at_least: int, start: float) -> tuple[float, int]:
+    """Wait until at least ``at_least`` more members were told and the chain is
+    idle (empty queues, no new email or letter for 3 s); return the time of the
+    last email or letter and how many there were. A declaration may tell its
+    member more than once (a regularisation and the next year's adjusted call
+    are two calls)."""
+    before = notified(suite)
+    count, last_change = before, time.monotonic()
+    while True:
+        if time.monotonic() > start + 7200:
+            raise SystemExit("the chain did not finish in two hours")
+        time.sleep(0.5)
+        now_count = notified(suite)
+        if now_count != count:
+            count, last_change = now_count, time.monotonic()
+        elif (count - before >= at_least and time.monotonic() - last_change > 3
+              and queued(suite) == 0):
+            return last_change, count - before
+
+
 def throughput(suite: RunningSuite, members: list[str], workdir: Path) -> dict:
     csv_path = workdir / "campaign.csv"
     with open(csv_path, "w") as fh:
@@ -87,20 +121,40 @@ def throughput(suite: RunningSuite, members: list[str], workdir: Path) -> dict:
     imported = time.monotonic() - start
     if result.returncode != 0:
         raise SystemExit(f"import failed: {result.stderr}")
-    deadline = start + 7200
-    while notified(suite) < before_count + len(members):
-        if time.monotonic() > deadline:
-            raise SystemExit("the chain did not finish in two hours")
-        time.sleep(0.5)
-    elapsed = time.monotonic() - start
+    last, told = wait_until_told(suite, len(members) - (notified(suite) - before_count), start)
+    told = notified(suite) - before_count
+    elapsed = last - start
     used = cpu.usage(before_cpu, cpu.snapshot(suite.proc.pid))
     count = len(members)
     time.sleep(6)  # the management statistics are sampled every 5 s
     messages = broker_messages(suite) - before_messages
     return {"declarations": count, "import_seconds": imported, "chain_seconds": elapsed,
             "per_second": count / elapsed, "broker_messages_per_declaration": messages / count,
+            "members_told_per_declaration": told / count,
             "cpu_ms_per_declaration": {k: v / count * 1000 for k, v in sorted(used.items())},
             "cpu_share_of_a_core": {k: v / elapsed for k, v in sorted(used.items())}}
+
+
+def campaign(suite: RunningSuite, members: list[str], year: int = 2026) -> dict:
+    """``carpimko campaign yearly-call`` over the whole population: each member's
+    provisional call computed, stored, rendered and announced. The clock runs
+    from the command's start to the last member told."""
+    before_count = notified(suite)
+    before_cpu = cpu.snapshot(suite.proc.pid)
+    start = time.monotonic()
+    result = suite.carpimko("campaign", "yearly-call", "--year", str(year), "--no-progress",
+                            timeout=7200)
+    called = time.monotonic() - start
+    if result.returncode != 0:
+        raise SystemExit(f"campaign failed: {result.stdout}{result.stderr}")
+    last, _ = wait_until_told(suite, len(members) - (notified(suite) - before_count), start)
+    elapsed = last - start
+    used = cpu.usage(before_cpu, cpu.snapshot(suite.proc.pid))
+    count = len(members)
+    return {"members": count, "command_seconds": called, "chain_seconds": elapsed,
+            "per_second": count / elapsed,
+            "minutes_for_200000": 200_000 / (count / elapsed) / 60,
+            "cpu_ms_per_member": {k: v / count * 1000 for k, v in sorted(used.items())}}
 
 
 def latency(suite: RunningSuite, members: list[str], rate: float, seconds: float) -> dict:
@@ -153,7 +207,7 @@ def latency(suite: RunningSuite, members: list[str], rate: float, seconds: float
 
 
 def measure(declarations: int, latency_rate: float, latency_seconds: float, scale: list[str],
-            database_url: str, amqp_uri: str, rabbit_api_uri: str) -> dict:
+            database_url: str, amqp_uri: str, rabbit_api_uri: str, with_campaign: bool = False) -> dict:
     with tempfile.TemporaryDirectory(prefix="carpimko-bench-") as tmp:
         run_args = [arg for s in scale for arg in ("--scale", s)]
         suite = RunningSuite(Path(tmp), amqp_uri, rabbit_api_uri, database_url,
@@ -167,6 +221,8 @@ def measure(declarations: int, latency_rate: float, latency_seconds: float, scal
                                       suite.databases.url("contributions", migrate=False),
                                       declarations + latency_members, DEMO_PASSWORD)
             figures = {"scale": scale, "database": "PostgreSQL" if database_url else "SQLite"}
+            if with_campaign:  # first: every member of the population gets the year's call
+                figures["campaign"] = campaign(suite, members)
             if latency_seconds > 0:
                 figures["latency"] = latency(suite, members[declarations:], latency_rate,
                                              latency_seconds)
@@ -186,13 +242,20 @@ def main() -> int:
     parser.add_argument("--database-url", default=os.environ.get("CARPIMKO_TEST_DATABASE_URL", ""))
     parser.add_argument("--amqp-uri", default="pyamqp://guest:guest@localhost:5672/")
     parser.add_argument("--rabbit-api-uri", default="http://guest:guest@localhost:15672")
+    parser.add_argument("--campaign", action="store_true",
+                        help="first run `carpimko campaign yearly-call` over the whole population")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     figures = measure(args.declarations, args.latency_rate, args.latency_seconds, args.scale,
-                      args.database_url, args.amqp_uri, args.rabbit_api_uri)
+                      args.database_url, args.amqp_uri, args.rabbit_api_uri, args.campaign)
     if args.json:
         print(json.dumps(figures))
         return 0
+    if "campaign" in figures:
+        c = figures["campaign"]
+        print(f"yearly-call campaign over {c['members']} members: command {c['command_seconds']:.1f} s, "
+              f"all told after {c['chain_seconds']:.1f} s = {c['per_second']:.1f} members/s "
+              f"({c['minutes_for_200000']:.0f} min for 200,000 at this rate)")
     if "latency" in figures:
         lat = figures["latency"]
         print(f"latency at {lat['rate']:g} declarations/s, {lat['samples']} samples: "

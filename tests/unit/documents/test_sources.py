@@ -92,12 +92,13 @@ def test_which_recalculations_regularise(status, previous, expected):
 def test_an_adjusted_call_renders_as_such():
     event = parse_event(factories.contributions_recalculated("1234567"))
     raw = copy.deepcopy(event.raw)
-    raw["payload"]["status"] = "adjusted"  # as the contributions service may emit it
+    raw["payload"]["status"] = "adjusted"  # as the contributions service emits it (v2)
+    raw["payload"]["income_year"] = 2025
     parsed = dataclasses.replace(event, raw=raw)
     text = text_of(rendering.render_contribution_statement(
         issuing.statement_data(parsed, MEMBER, ISSUED, None)))
     assert "Appel ajusté sur vos revenus 2025" in text
-    assert "Cet appel ajusté remplace l’appel provisionnel 2026" in text
+    assert "Cet appel ajuste vos cotisations provisionnelles 2026" in text
 
 
 def test_certificate_lists_each_payment_of_the_year():
