@@ -2,9 +2,10 @@
 
 The member is told that a message is waiting in their personal space, never
 its content: by email when one reaches them (``channels.choose_channel``),
-else by a postal notice rendered by documents (``render_account_notice``,
-kind ``message_posted``) and queued for the print batch. Once per event
-(the inbox claim is written in the transaction that wraps the send).
+else by a postal notice issued by documents (``issue_letter``: an
+``account_notice`` of kind ``message_posted``, verifiable like every letter)
+and queued for the print batch. Once per event (the inbox claim is written
+in the transaction that wraps the send).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from datetime import date
 from carpimko.events import Event
 
 from . import channels
-from .password_notices import _claimed, _email, _member, _portal, _post, _render
+from .password_notices import _claimed, _email, _member, _portal, _post, _render, notice_id
 
 MESSAGE_CONSUMER = "notifications.on_message_posted"
 SUBJECT = "Un nouveau message vous attend dans votre espace personnel"
@@ -31,4 +32,4 @@ def on_message_posted(service, event: Event) -> None:
             "issued_on": date.today().isoformat(), "subject": SUBJECT, "kind": "message_posted",
             "document_label": SUBJECT, "portal_url": _portal(service), "verification": None}
     _post(service, MESSAGE_CONSUMER, event, contact,
-          lambda: _render(service, "render_account_notice", data))
+          lambda: _render(service, "account_notice", data, notice_id(event.event_id)))
