@@ -304,12 +304,23 @@ class MessagePostedV1(Schema):
 
 
 
+class CareerStatementCallV1(Schema):
+    """The provisional or adjusted call a not-yet-regularised year is known by (what it was computed on)."""
+    stage = fields.String(required=True, validate=validate.OneOf(["provisional", "adjusted"]))
+    income_year = fields.Integer(required=True, allow_none=True)
+    income = Money(required=True, allow_none=True)
+
+
 class CareerStatementYearV1(Schema):
     year = fields.Integer(required=True, validate=validate.Range(min=1950, max=2100))
     income = Money(required=True, allow_none=True)
     quarters = fields.Integer(required=True, validate=validate.Range(min=0, max=4))
     rb_points = Money(required=True)  # points, two decimals
     rc_points = Money(required=True)
+    # optional (added with the yearly cycle; absent = final, as before): a provisional year's figures are
+    # printed apart from the final ones, and ``call`` says which income a year only called was called on
+    status = fields.String(load_default="final", validate=validate.OneOf(["final", "provisional"]))
+    call = fields.Nested(CareerStatementCallV1, allow_none=True, load_default=None)
 
 
 class CareerStatementRequestedV1(Schema):

@@ -122,7 +122,12 @@ class CareerYearSchema(_Out):
     year = fields.Integer(required=True)
     status = fields.String(required=True, metadata={"enum": ["provisional", "final"]})
     provisional_reasons = fields.List(fields.String(), required=True)
-    income = fields.String(required=True, allow_none=True, metadata={"example": "40000.00"})
+    income = fields.String(required=True, allow_none=True, metadata={
+        "example": "40000.00", "description": "the declared income the year was regularised on; null for a year "
+                                              "only called so far (see call)"})
+    call = fields.Dict(required=True, allow_none=True, metadata={
+        "description": "a year not regularised yet: the call it is known by (stage provisional or adjusted, "
+                       "basis, income_year, income); its quarters and points are the call's"})
     contributions_called = fields.String(required=True, allow_none=True)
     contributions_paid = fields.String(required=True)
     quarters = fields.Integer(required=True)
@@ -136,7 +141,9 @@ class CareerYearSchema(_Out):
 class CareerRecordSchema(_Out):
     as_of = fields.Date(required=True)
     years = fields.List(fields.Nested(CareerYearSchema), required=True)
-    totals = fields.Dict(required=True)
+    totals = fields.Dict(required=True, metadata={"description": "totals of the final years only"})
+    provisional_totals = fields.Dict(required=True, metadata={
+        "description": "totals of the provisional years (listed in years), kept apart"})
 
 
 class EstimateSchema(_Out):

@@ -90,9 +90,21 @@ def _credit_view(row: CareerCredit) -> dict:
             "months": row.months, "recorded_by": row.recorded_by, "recorded_at": _iso(row.recorded_at)}
 
 
+def _call_view(assessment: Assessment) -> dict:
+    """What a provisional or adjusted call was computed on: shown apart, never as the year's declared income."""
+    return {"stage": assessment.status, "basis": assessment.basis, "income_year": assessment.income_year,
+            "income": _money(assessment.income_used)}
+
+
 def record_years(session: Session, file_number: str, today: date) -> tuple[list[dict], list[rights.YearRights]]:
-    """Each year of the record (oldest first) as a view, and the same years as domain rights."""
-    contributor = _contributor(session, file_number)
+    """Each year of the record (oldest first) as a view, and the same years as domain rights.
+
+    A year uses its **current** assessment. Regularised: the rights come from the declared income it was
+    regularised on. Provisional or adjusted (only called on N-2's or N-1's income, or a flat or estimated base):
+    the rights are those of the call, so the member sees what the year would earn as called, but the year is
+    provisional (``not_regularised``), its ``income`` is None (nothing declared for that year) and ``call`` says
+    which income the call used."""
+    _contributor(session, file_number)
     assessments = {a.year: a for a in session.scalars(
         select(Assessment).where(Assessment.file_number == file_number, Assessment.is_current.is_(True)))}
     paid = dict(session.execute(
@@ -108,16 +120,25 @@ def record_years(session: Session, file_number: str, today: date) -> tuple[list[
         reasons = []
         if year not in known:
             continue  # no career rules for that year: nothing can be computed (the parameter files say which)
-        if assessment is not None:
-            declaration = session.get(Declaration, assessment.declaration_id)
+        call = None
+        income_declared = None
+        if assessment is not None and assessment.status == "regularised":
+            declaration = (session.get(Declaration, assessment.declaration_id)
+                           if assessment.declaration_id is not None else None)
             income = declaration.professional_income if declaration is not None else None
             conventioned = declaration.conventioned_income if declaration is not None else None
             result = rights.year_rights(year, income, conventionne=assessment.conventionne,
                                         conventioned_income=conventioned, credits=year_credits)
+            income_declared = assessment.income_declared
             if not assessment.income_declared:
                 reasons.append("no_income_declared")
-            if assessment.status != "regularised":
-                reasons.append("not_regularised")
+        elif assessment is not None:
+            # the call's own base: income_used is the base it was computed on (5 PASS when nothing was declared)
+            result = rights.year_rights(year, assessment.income_used, conventionne=assessment.conventionne,
+                                        credits=year_credits)
+            call = _call_view(assessment)
+            income_declared = False
+            reasons.append("not_regularised")
         else:
             result = rights.year_rights(year, None, assessed=False, credits=year_credits)
         if year >= today.year:
@@ -129,8 +150,10 @@ def record_years(session: Session, file_number: str, today: date) -> tuple[list[
             "year": year,
             "status": "provisional" if reasons else "final",
             "provisional_reasons": reasons,
-            "income": _money(result.income),
-            "income_declared": assessment.income_declared if assessment is not None else None,
+            "stage": assessment.status if assessment is not None else None,
+            "income": _money(result.income) if call is None else None,
+            "income_declared": income_declared,
+            "call": call,
             "contributions_called": _money(assessment.total) if assessment is not None else None,
             "contributions_paid": _money(paid.get(year, Decimal("0.00"))),
             "quarters": result.quarters,
@@ -146,19 +169,29 @@ def record_years(session: Session, file_number: str, today: date) -> tuple[list[
     return views, domain_years
 
 
+def _totals(pairs) -> dict:
+    pairs = list(pairs)
+    return {"years": [v["year"] for v, _ in pairs],
+            "quarters": sum(y.quarters for _, y in pairs),
+            "rb_points": _points(sum((y.rb_points for _, y in pairs), Decimal(0))),
+            "rc_points": _points(sum((y.rc_points for _, y in pairs), Decimal(0))),
+            "asv_points": _points(sum((y.asv_points for _, y in pairs), Decimal(0)))}
+
+
 def record(session: Session, file_number: str, today: date) -> dict:
-    """The career record: every year and the totals."""
+    """The career record: every year, the totals of the **final** years (``totals``) and, apart, the totals of
+    the provisional ones (``provisional_totals``: a year not regularised, not over, or under review), so that a
+    figure that may still change is never added silently to the acquired ones."""
     contributor = _contributor(session, file_number)
     years, domain_years = record_years(session, file_number, today)
+    pairs = list(zip(years, domain_years))
     return {
         "file_number": file_number,
         "as_of": today.isoformat(),
         "conventionne": contributor.conventionne,
         "years": years,
-        "totals": {"quarters": sum(y.quarters for y in domain_years),
-                   "rb_points": _points(sum((y.rb_points for y in domain_years), Decimal(0))),
-                   "rc_points": _points(sum((y.rc_points for y in domain_years), Decimal(0))),
-                   "asv_points": _points(sum((y.asv_points for y in domain_years), Decimal(0)))},
+        "totals": _totals(p for p in pairs if p[0]["status"] == "final"),
+        "provisional_totals": _totals(p for p in pairs if p[0]["status"] != "final"),
     }
 
 
@@ -251,10 +284,11 @@ def _projection_view(p: retirement.Projection) -> dict:
             "estimates": [_estimate_view(e) for e in p.estimates]}
 
 
-def _assumptions(p: retirement.Projection, scenario: retirement.Scenario) -> list[dict]:
+def _assumptions(p: retirement.Projection, scenario: retirement.Scenario, income_basis: dict,
+                 pending: list[int]) -> list[dict]:
     rules = career_parameters.load_retirement_rules()
     out = [
-        {"code": "future_income", "value": _money(p.future_income), "source": "A"},
+        {"code": "future_income", "value": _money(p.future_income), "source": "A", **income_basis},
         {"code": "projection_rules_year", "value": p.values_year, "source": "A"},
         {"code": "point_values", "values": {k: f"{v.value}" for k, v in p.point_values.items()},
          "sources": {k: v.source for k, v in p.point_values.items()}, "year": p.values_year},
@@ -264,9 +298,27 @@ def _assumptions(p: retirement.Projection, scenario: retirement.Scenario) -> lis
         {"code": "only_this_fund", "source": "A"},
         {"code": "todays_euros", "source": "A"},
     ]
+    if pending:
+        out.append({"code": "provisional_years_projected", "years": pending, "source": "A"})
     if scenario.conventionne:
         out.append({"code": "all_income_conventioned", "source": "A"})
     return out
+
+
+def _estimate_inputs(views: list[dict], years: list[rights.YearRights]):
+    """What the estimate takes from the record: the years called only provisionally (``pending``: projected on
+    the assumed income with their credited periods, see ``retirement.project``) and the default assumed income:
+    the last income declared (a regularised year), else the income of the latest provisional call, else none."""
+    pending = {v["year"]: y.credits for v, y in zip(views, years) if v["call"] is not None}
+    declared = [v for v in views if v["call"] is None and v["income_declared"]]
+    if declared:
+        return pending, Decimal(declared[-1]["income"]), {"basis": "declared", "income_year": declared[-1]["year"]}
+    called = [v for v in views if v["call"] is not None]
+    if called:
+        call = called[-1]["call"]
+        return pending, Decimal(call["income"]), {"basis": "call", "income_year": called[-1]["year"],
+                                                  "call_stage": call["stage"]}
+    return pending, None, {"basis": "none"}
 
 
 def estimate(session: Session, file_number: str, birth_date, today: date, what_if: dict | None = None) -> dict:
@@ -280,14 +332,17 @@ def estimate(session: Session, file_number: str, birth_date, today: date, what_i
     if errors:
         raise InvalidRequest("invalid birth date", errors)
     scenario = parse_what_if(what_if, today)
-    _, years = record_years(session, file_number, today)
+    views, years = record_years(session, file_number, today)
+    pending, default_income, income_basis = _estimate_inputs(views, years)
     base = retirement.Scenario(conventionne=contributor.conventionne)
     try:
-        current = retirement.project(tuple(years), birth, today, base)
+        current = retirement.project(tuple(years), birth, today, base, pending=pending,
+                                     default_income=default_income)
         alternative = None
         if scenario is not None:
             scenario = retirement.Scenario(**{**scenario.__dict__, "conventionne": contributor.conventionne})
-            alternative = retirement.project(tuple(years), birth, today, scenario)
+            alternative = retirement.project(tuple(years), birth, today, scenario, pending=pending,
+                                             default_income=default_income)
     except ValueError as exc:
         field = "retirement_date" if "pension" in str(exc) else "birth_date"
         raise InvalidRequest(str(exc), {field: [str(exc)]}) from None
@@ -298,11 +353,14 @@ def estimate(session: Session, file_number: str, birth_date, today: date, what_i
                       "date": ent.legal_age_date.isoformat(), "source": ent.source},
         "legal_start": ent.legal_start.isoformat(),
         "quarters_needed": ent.quarters_needed,
-        "quarters_recorded": sum(y.quarters for y in years),
+        # the record's quarters: final ones, and apart the provisional ones (see ``record``)
+        "quarters_recorded": sum(y.quarters for v, y in zip(views, years) if v["status"] == "final"),
+        "quarters_provisional": sum(y.quarters for v, y in zip(views, years) if v["status"] != "final"),
+        "provisional_years": [v["year"] for v in views if v["status"] != "final"],
         "automatic_full_rate_date": ent.automatic_full_rate_date.isoformat(),
         "automatic_start": ent.automatic_start.isoformat(),
         "current": _projection_view(current),
-        "assumptions": _assumptions(current, base),
+        "assumptions": _assumptions(current, base, income_basis, sorted(pending)),
         "what_if": None,
     }
     if alternative is not None:
@@ -430,6 +488,8 @@ def request_statement(session: Session, file_number: str, today: date) -> dict:
         "career_statement_requested",
         {"request_id": request_id, "as_of": today,
          "years": [{"year": v["year"], "income": v["income"], "quarters": v["quarters"],
-                    "rb_points": v["rb_points"], "rc_points": v["rc_points"]} for v in views]},
+                    "rb_points": v["rb_points"], "rc_points": v["rc_points"], "status": v["status"],
+                    "call": v["call"] and {k: v["call"][k] for k in ("stage", "income_year", "income")}}
+                   for v in views]},
         member_id=file_number, correlation_id=request_id))
     return {"request_id": request_id, "years": len(views)}

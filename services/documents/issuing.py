@@ -274,7 +274,8 @@ def career_statement_data(event: Event, member: dict, issued_on: date,
         "issued_on": issued_on.isoformat(),
         "as_of": p["as_of"],
         "years": [{"year": y["year"], "income": y["income"], "quarters": y["quarters"],
-                   "rb_points": y["rb_points"], "rc_points": y["rc_points"]} for y in p["years"]],
+                   "rb_points": y["rb_points"], "rc_points": y["rc_points"],
+                   "status": y.get("status", "final"), "call": y.get("call")} for y in p["years"]],
         "verification": verification_block,
     }
 

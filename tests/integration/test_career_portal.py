@@ -7,6 +7,7 @@ import base64
 import io
 import re
 from datetime import date
+from decimal import Decimal
 
 import pytest
 import requests
@@ -65,14 +66,37 @@ def test_career_api(portal):
                       and {2024, 2025, 2026} <= {y["year"] for y in r["years"]} and r)
     assert [(y["year"], y["quarters"], y["rb_points"]) for y in record["years"]
             if y["year"] < 2026] == [(2024, 4, "457.21"), (2025, 4, "517.62")]
-    assert next(y for y in record["years"] if y["year"] == 2026)["status"] == "provisional"
+    # 2026 is known only by its adjusted call, on 2025's income: provisional, the call's income shown as such,
+    # never as 2026's declared income; its rights are the call's: 525 x 46 000/48 060 + 25 x 46 000/240 300
+    # = 502.50 + 4.79 -> 507.28 (rounded once), RC 8.70 % x 46 000 / 570.17 = 7.02
+    y2026 = next(y for y in record["years"] if y["year"] == 2026)
+    assert (y2026["status"], y2026["stage"], y2026["income"], y2026["income_declared"]) == (
+        "provisional", "adjusted", None, False)
+    assert y2026["provisional_reasons"] == ["not_regularised", "year_not_over"]
+    assert y2026["call"] == {"stage": "adjusted", "basis": "income", "income_year": 2025, "income": "46000.00"}
+    assert (y2026["quarters"], y2026["rb_points"], y2026["rc_points"]) == (4, "507.28", "7.02")
+    # totals: the final years only (2024 + 2025), the provisional 2026 apart
+    assert record["totals"] == {"years": [2024, 2025], "quarters": 8, "rb_points": "974.83",
+                                "rc_points": "21.20", "asv_points": "0.00"}
+    assert record["provisional_totals"] == {"years": [2026], "quarters": 4, "rb_points": "507.28",
+                                            "rc_points": "7.02", "asv_points": "0.00"}
 
     # born 15 January 1980 (accounts): 64, 172 quarters
     estimate = s.get(f"{base}/api/v1/career/estimate").json()
     assert estimate["legal_age"]["years"] == 64 and estimate["legal_start"] == "2044-02-01"
     assert estimate["quarters_needed"] == 172 and estimate["what_if"] is None
+    assert (estimate["quarters_recorded"], estimate["quarters_provisional"]) == (8, 4)
+    assumptions = {a["code"]: a for a in estimate["assumptions"]}
+    # the years to come on the last income declared (2025), not on a called one; 2026, only called, with them
+    assert (assumptions["future_income"]["value"], assumptions["future_income"]["basis"],
+            assumptions["future_income"]["income_year"]) == ("46000.00", "declared", 2025)
+    assert assumptions["provisional_years_projected"]["years"] == [2026]
+    assert estimate["current"]["projected_from"] == 2026
     what_if = s.get(f"{base}/api/v1/career/estimate", params={"future_income": "60000"}).json()["what_if"]
-    assert any(c["code"] == "monthly" and not c["difference"].startswith("-") for c in what_if["changes"])
+    assert what_if["changes"][0] == {"code": "future_income", "current": "46000.00", "what_if": "60000.00"}
+    monthly = {c["label"]: c for c in what_if["changes"] if c["code"] == "monthly"}
+    assert set(monthly) == {"legal", "full_rate", "automatic"}  # more income from 2026 on: more at every date
+    assert all(Decimal(c["difference"]) > 0 for c in monthly.values())
     bad = s.get(f"{base}/api/v1/career/estimate", params={"retirement_date": "2030-01-15", "colour": "x"})
     assert bad.status_code == 400 and "colour" in bad.json()["error"]["fields"]
     bad = s.get(f"{base}/api/v1/career/estimate", params={"retirement_date": "2044-01-15"})
@@ -118,6 +142,10 @@ def test_page_and_statement_pdf(portal):
     assert '<svg class="chart"' in html and "Trimestres validés et points du régime de base" in html
     assert "<th scope=\"row\">2024</th>" in html and "457,21" in html and "517,62" in html
     assert "Avec vos hypothèses" in html and "Ce qui change" in html
+    plain = html.replace("\u202f", " ").replace("\u00a0", " ").replace("&nbsp;", " ")
+    assert "appel ajusté sur vos revenus 2025 : 46 000,00 € (pas vos revenus 2026)" in plain
+    assert "Total des années définitives" in html and "Années provisoires (2026), à part" in html
+    assert "votre dernier revenu déclaré, celui de 2025" in html
     assert "/messages" in html and "<script" not in html
 
     bad = s.get(f"{base}/ma-carriere", params={"break_from": "2027"})
@@ -143,7 +171,13 @@ def test_page_and_statement_pdf(portal):
     text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf.content)).pages)
     text = text.replace("\u202f", " ").replace("\u00a0", " ")
     assert "RELEVÉ DE CARRIÈRE" in text and "1234567" in text and "MARTIN" in text.upper()
-    assert "2024" in text and "2025" in text and "40 000,00" in text and "Trimestres validés 8" in text
+    # 2024 is under review (flagged above) and 2026 only called: both provisional, printed apart from the
+    # final 2025 (4 quarters, 517.62 and 11.04 points); apart: 4 + 4 quarters, 457.21 + 507.28 = 964.49 base,
+    # 10.16 + 7.02 = 17.18 complementary points
+    assert "2024 (provisoire) 40 000,00 € 4 457,21 10,16" in text and "2025 46 000,00 € 4 517,62 11,04" in text
+    assert "2026 (provisoire) appel ajusté sur revenus 2025 : 46 000,00 € 4 507,28 7,02" in text
+    assert "Trimestres validés 4" in text and "Total des années définitives 4 517,62 11,04" in text
+    assert "Années provisoires 8 964,49 17,18" in text and "Années provisoires (2024, 2026)" in text
     code = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", text).group(0)
     with ServiceRpcProxy("documents", documents) as rpc:
         verified = rpc.verify(code)

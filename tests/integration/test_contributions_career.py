@@ -67,7 +67,11 @@ def test_record_per_year_from_assessments_and_credits(contributions):
     assert years[2025]["rb_points"] == "517.62" and years[2025]["quarters"] == 4
     assert years[2025]["credits"][0]["kind"] == "incapacity"
     assert years[2026]["status"] == "provisional" and "year_not_over" in years[2026]["provisional_reasons"]
-    assert record["totals"]["quarters"] == 12
+    # 2026 is regularised but not over: provisional, kept apart from the final totals (2024 + 2025)
+    assert record["totals"] == {"years": [2024, 2025], "quarters": 8, "rb_points": "1074.83",
+                                "rc_points": "21.20", "asv_points": "0.00"}
+    assert record["provisional_totals"]["years"] == [2026] and record["provisional_totals"]["quarters"] == 4
+    assert years[2026]["call"] is None and years[2026]["income"] == "40000.00"
 
 
 def test_flag_publishes_the_event_and_the_resolution_closes_it(contributions):

@@ -212,8 +212,12 @@ def render_career_statement(data: dict) -> bytes:
     Data: the common keys plus
         as_of   ISO date the record is given at
         years   [{"year": 2024, "income": "38000.00" or None (not known),
-                  "quarters": 0..4, "rb_points": "498.75", "rc_points": "20.00"}, ...]
-    The totals (quarters, points) are computed here from the years.
+                  "quarters": 0..4, "rb_points": "498.75", "rc_points": "20.00",
+                  "status": "final" | "provisional" (optional, default final),
+                  "call": None or {"stage": "provisional" | "adjusted", "income_year": 2025,
+                                   "income": "46000.00"} (optional: a year only called so far)}, ...]
+    The totals (quarters, points) are computed here from the years: the final years' totals, and apart the
+    provisional years' (figures that may still change are never added to the acquired ones).
     """
     v = _Validator("career statement")
     context = _common(v, data)
@@ -224,13 +228,45 @@ def render_career_statement(data: dict) -> bytes:
                       "income": v.decimal(item, "income", prefix, required=False),
                       "quarters": _integer(v, item, "quarters", prefix, 0, 4),
                       "rb_points": v.decimal(item, "rb_points", prefix),
-                      "rc_points": v.decimal(item, "rc_points", prefix)})
+                      "rc_points": v.decimal(item, "rc_points", prefix),
+                      "status": _career_status(v, item, prefix),
+                      "call": _career_call(v, item, prefix)})
+    final = [y for y in years if y["status"] == "final"]
+    provisional = [y for y in years if y["status"] == "provisional"]
     context.update(
         as_of=v.date(data, "as_of"), years=years,
-        total_quarters=sum(y["quarters"] for y in years),
-        total_rb_points=str(sum((_dec(y["rb_points"]) for y in years), Decimal(0))),
-        total_rc_points=str(sum((_dec(y["rc_points"]) for y in years), Decimal(0))))
+        total_quarters=sum(y["quarters"] for y in final),
+        total_rb_points=str(sum((_dec(y["rb_points"]) for y in final), Decimal(0))),
+        total_rc_points=str(sum((_dec(y["rc_points"]) for y in final), Decimal(0))),
+        provisional_years=[y["year"] for y in provisional],
+        provisional_quarters=sum(y["quarters"] for y in provisional),
+        provisional_rb_points=str(sum((_dec(y["rb_points"]) for y in provisional), Decimal(0))),
+        provisional_rc_points=str(sum((_dec(y["rc_points"]) for y in provisional), Decimal(0))))
     return render_pdf("career_statement.xml.j2", context)
+
+
+def _career_status(v: _Validator, item, prefix: str) -> str:
+    status = item.get("status") or "final"
+    if status not in ("final", "provisional"):
+        v.fail(f"'{prefix}status' must be final or provisional, got {status!r}")
+    return status
+
+
+def _career_call(v: _Validator, item, prefix: str) -> dict | None:
+    call = item.get("call")
+    if call is None:
+        return None
+    call = v.mapping(call, f"{prefix}call")
+    stage = call.get("stage")
+    if stage not in ("provisional", "adjusted"):
+        v.fail(f"'{prefix}call.stage' must be provisional or adjusted, got {stage!r}")
+    if item.get("status", "final") != "provisional":
+        v.fail(f"'{prefix}call': a year known only by a call is provisional")
+    income_year = call.get("income_year")
+    if income_year is not None:
+        income_year = _year(v, call, "income_year", f"{prefix}call.")
+    return {"stage": stage, "income_year": income_year,
+            "income": v.decimal(call, "income", f"{prefix}call.", required=False)}
 
 
 def render_payment_certificate(data: dict) -> bytes:

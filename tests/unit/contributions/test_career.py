@@ -156,6 +156,34 @@ def test_estimate_golden_values():
     assert projection.estimate("automatic").start == date(2036, 2, 1)
 
 
+def test_years_only_called_are_projected_on_the_assumed_income_with_their_credits():
+    """2025 and 2026 known only by a provisional call (2025 on 5 PASS, no income declared for 2023; 2026 on
+    2025's income): projected like the years to come, on the last declared income (40 000), each on its own
+    year's rules, 2026 keeping its incapacity credit. Never on the called income."""
+    record = _record(1991, 2024)  # 136 quarters, 17 000 RB and 680 RC points
+    called = (rights.year_rights(2025, D("240300")), rights.year_rights(2026, D("46000")))
+    incapacity = Credit("incapacity", 2026, months=8)
+    projection = retirement.project(record + called, date(1969, 1, 1), date(2026, 11, 28),
+                                    pending={2025: (), 2026: (incapacity,)}, default_income=D("40000"))
+    by_year = {y.year: y for y in projection.years}
+    assert len(projection.years) == len(by_year)  # each called year once, projected
+    assert projection.projected_from == 2025 and projection.future_income == D("40000")
+    # 2025 rules: 525 x 40 000/47 100 + 25 x 40 000/235 500 = 445.86 + 4.25; RC 8 + 3 % x 14 754/205 = 10.16
+    assert (by_year[2025].income, by_year[2025].rb_points, by_year[2025].rc_points) == (
+        D("40000"), D("450.11"), D("10.16"))
+    # 2026 rules: 441.12 RB (more than the 400 of the incapacity), RC raised to its 8 points (6.10 below)
+    assert (by_year[2026].quarters, by_year[2026].rb_points, by_year[2026].rc_points) == (4, D("441.12"), D("8.00"))
+    legal = projection.estimate("legal")
+    # 42 years x 4 = 168 quarters on 2033-02-01; RB 17 000 + 450.11 + 7 x 441.12 + 441.12/12 = 20 574.71
+    assert (legal.quarters, legal.rb_points) == (168, D("20574.71"))
+    # a higher assumed income raises the called years too
+    what_if = retirement.project(record + called, date(1969, 1, 1), date(2026, 11, 28),
+                                 retirement.Scenario(future_income=D("60000")),
+                                 pending={2025: (), 2026: (incapacity,)}, default_income=D("40000"))
+    assert {y.year: y for y in what_if.years}[2025].income == D("60000")
+    assert what_if.estimate("legal").monthly > legal.monthly
+
+
 def test_missing_quarters_never_more_than_the_quarters_left_to_67():
     """Record 1995-2032 (152 quarters), then no income: at the legal start 2033-02-01, 20 quarters are missing
     but 67 is 12 quarters away: 12 x 1.25 = 15 %. Never the full rate before 67."""

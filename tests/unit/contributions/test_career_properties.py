@@ -72,3 +72,21 @@ def test_a_later_start_never_pays_less(birth, months):
     a = retirement.estimate_at(ent, p.years, first, "chosen")
     b = retirement.estimate_at(ent, p.years, later, "chosen")
     assert a.monthly <= b.monthly
+
+
+@settings(max_examples=60, deadline=None)
+@given(births, incomes, incomes, incomes)
+def test_more_future_income_never_lowers_the_estimate_with_years_only_called(birth, a, b, called):
+    """The years only called (2025, 2026) are projected on the assumed income: more of it never lowers."""
+    low, high = sorted((a, b))
+    assume(retirement.entitlement(birth).legal_start > date(2027, 1, 1))
+    record = tuple(rights.year_rights(y, Decimal("30000")) for y in parameters.career_years() if y < 2025)
+    record += tuple(rights.year_rights(y, called) for y in (2025, 2026))
+    today = date(2026, 11, 28)
+    pending = {2025: (), 2026: ()}
+    p_low = retirement.project(record, birth, today, retirement.Scenario(future_income=low), pending=pending)
+    p_high = retirement.project(record, birth, today, retirement.Scenario(future_income=high), pending=pending)
+    assert p_high.full_rate_date <= p_low.full_rate_date
+    for label in ("legal", "automatic"):
+        assert p_low.estimate(label).quarters <= p_high.estimate(label).quarters
+        assert p_low.estimate(label).monthly <= p_high.estimate(label).monthly

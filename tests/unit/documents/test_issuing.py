@@ -195,6 +195,27 @@ def test_career_statement_is_rendered_from_the_request_and_recorded_once(db):
         assert issuing.record_career_statement(session, event, "a" * 64, len(pdf), date(2026, 11, 28)) is None
         doc = session.get(Document, first)
         assert (doc.kind, doc.title, doc.year) == ("career_statement", "Relevé de carrière au 28/11/2026", 2026)
+
+
+def test_career_statement_request_carries_a_called_year_apart():
+    """A year only called travels with its status and call; an event without them (older producer) is final."""
+    from uuid import uuid4
+    from carpimko.events import new_event
+    event = parse_event(new_event("career_statement_requested", {
+        "request_id": uuid4(), "as_of": date(2026, 11, 28),
+        "years": [{"year": 2025, "income": "46000.00", "quarters": 4, "rb_points": "517.62", "rc_points": "11.04"},
+                  {"year": 2026, "income": None, "quarters": 4, "rb_points": "507.28", "rc_points": "7.02",
+                   "status": "provisional",
+                   "call": {"stage": "adjusted", "income_year": 2025, "income": "46000.00"}}]},
+        member_id="1234567"))
+    member = {"full_name": "Mme Claire MARTIN", "address_lines": ["1 rue de la Paix", "75002 PARIS"]}
+    years = issuing.career_statement_data(event, member, date(2026, 11, 28))["years"]
+    assert (years[0]["status"], years[0]["call"]) == ("final", None)
+    assert years[1]["status"] == "provisional"
+    assert years[1]["call"] == {"stage": "adjusted", "income_year": 2025, "income": "46000.00"}
+    assert event.payload["years"][0]["status"] == "final"  # the contract's default for an older event
+
+
 # ------------------------------------------- several documents from one event
 
 def test_one_event_two_documents_one_claim_one_announcement_to_the_member(db):

@@ -114,7 +114,7 @@ CASES = {
         "Votre carrière à la Carpimko au 28/11/2026", "Trimestres validés 11",
         "Points régime de base 911,05", "Points régime complémentaire 46,00",
         "2024 38 000,00 € 4 498,75 20,00", "2025 non connus 3 0,00 8,00",
-        "Total 11 911,05 46,00"]),
+        "Total des années définitives 11 911,05 46,00"]),
     "payment_certificate": (render_payment_certificate, payment_certificate, [
         "Attestation de paiement 2025", "au titre de votre pension de retraite",
         "janvier 2025 09/01/2025 1 250,00 € 1 130,40 €",
@@ -137,6 +137,37 @@ def test_figures_and_file_number(kind):
     for fragment in expected:
         assert fragment in text, fragment
     assert RENDERERS[kind] is render
+
+
+def test_career_statement_keeps_provisional_years_apart():
+    """2026 is known only by its adjusted call (on 2025's income): listed, marked, not added to the totals."""
+    years = career()["years"][:2] + [
+        {"year": 2025, "income": "46000.00", "quarters": 4, "rb_points": "517.62", "rc_points": "22.00",
+         "status": "provisional"},  # e.g. under review
+        {"year": 2026, "income": None, "quarters": 4, "rb_points": "517.62", "rc_points": "0.00",
+         "status": "provisional", "call": {"stage": "adjusted", "income_year": 2025, "income": "46000.00"}}]
+    text = text_of(render_career_statement(career(years=years)))
+    # final: 2023 + 2024 = 8 quarters, 412.30 + 498.75 = 911.05, 18 + 20 = 38
+    assert "Trimestres validés 8" in text and "Points régime de base 911,05" in text
+    assert "Points régime complémentaire 38,00" in text
+    assert "2026 (provisoire) appel ajusté sur revenus 2025 : 46 000,00 € 4 517,62 0,00" in text
+    assert "2025 (provisoire) 46 000,00 € 4 517,62 22,00" in text
+    assert "Total des années définitives 8 911,05 38,00" in text
+    # provisional: 4 + 4 = 8 quarters, 517.62 x 2 = 1035.24, 22 + 0 = 22
+    assert "Années provisoires 8 1 035,24 22,00" in text
+    assert "Années provisoires (2025, 2026), non comptées ci-dessus" in text
+
+
+@pytest.mark.parametrize("year, message", [
+    ({"status": "maybe"}, "'years[0].status' must be final or provisional"),
+    ({"call": {"stage": "adjusted", "income_year": 2025, "income": "1.00"}}, "'years[0].call': a year known only"),
+    ({"status": "provisional", "call": {"stage": "regularised", "income_year": 2025, "income": "1.00"}},
+     "'years[0].call.stage' must be provisional or adjusted"),
+])
+def test_career_statement_refuses_a_bad_status_or_call(year, message):
+    data = career(years=[{"year": 2026, "income": None, "quarters": 4, "rb_points": "1", "rc_points": "1", **year}])
+    with pytest.raises(ValueError, match=re.escape(message)):
+        render_career_statement(data)
 
 
 def test_refund_and_password_reset_wording():

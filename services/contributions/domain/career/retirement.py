@@ -17,11 +17,16 @@ Rules (docs/domain.md §4) and the choices made where the reference is silent [A
 - The years to come: each calendar year from the first year after the record (at least the current year) up to
   the start date, on the assumed income (by default the last income of the record) [A]; a career break's years
   have no income, hence no quarters nor points; a maternity adds its points in its year.
+- Years of the record that are only called provisionally (provisional or adjusted call, not yet regularised on
+  their own income: ``pending``) are projected like the years to come, on the assumed income, keeping their
+  credited periods: the income a provisional call uses is N-2's or N-1's, not an estimate of N's [A]. The
+  default assumed income is therefore the last income *declared* (of a regularised year), never a called one.
 """
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -175,15 +180,18 @@ def estimate_at(ent: Entitlement, years: tuple[YearRights, ...], start: date, la
                     rb_monthly=rb_m, rc_monthly=rc_m, asv_monthly=asv_m, monthly=rb_m + rc_m + asv_m)
 
 
-def _future_years(record: tuple[YearRights, ...], first: int, last: int, scenario: Scenario,
-                  income: Decimal | None) -> list[YearRights]:
+def _future_years(years: list[int], scenario: Scenario, income: Decimal | None,
+                  pending: Mapping[int, tuple[Credit, ...]]) -> list[YearRights]:
     rules_year = min(available_years()[-1], career_years()[-1])
-    params, career = load_parameters(rules_year), load_career_parameters(rules_year)
     out = []
-    for year in range(first, last + 1):
-        credits = ()
+    for year in years:
+        # a pending year of the record keeps its own year's rules when they are known
+        own = year in pending and year in career_years() and year in available_years()
+        params = load_parameters(year if own else rules_year)
+        career = load_career_parameters(year if own else rules_year)
+        credits = tuple(pending.get(year, ()))
         if scenario.maternity_date is not None and scenario.maternity_date.year == year:
-            credits = (Credit("maternity", year, childbirth_date=scenario.maternity_date),)
+            credits += (Credit("maternity", year, childbirth_date=scenario.maternity_date),)
         on_break = (scenario.break_from is not None and scenario.break_to is not None
                     and scenario.break_from <= year <= scenario.break_to)
         if income is None or on_break:
@@ -195,20 +203,31 @@ def _future_years(record: tuple[YearRights, ...], first: int, last: int, scenari
 
 
 def project(record: tuple[YearRights, ...], birth_date: date, today: date,
-            scenario: Scenario = Scenario(), rules: RetirementRules | None = None) -> Projection:
+            scenario: Scenario = Scenario(), rules: RetirementRules | None = None,
+            pending: Mapping[int, tuple[Credit, ...]] | None = None,
+            default_income: Decimal | None = None) -> Projection:
     """Entitlement, full-rate date and the estimates at the legal date, the full-rate date, 67 (and the chosen
-    date), from the record and the scenario for the years to come."""
+    date), from the record and the scenario for the years to come.
+
+    ``pending``: years known only by a provisional call (year -> its credited periods), projected like the years
+    to come instead of being taken from ``record`` (which must not hold them). ``default_income``: the assumed
+    income when the scenario gives none (by default the last income of ``record``)."""
     rules = rules or load_retirement_rules()
     ent = entitlement(birth_date, rules)
-    record = tuple(sorted(record, key=lambda y: y.year))
+    pending = dict(pending or {})
+    record = tuple(sorted((y for y in record if y.year not in pending), key=lambda y: y.year))
     income = scenario.future_income
+    if income is None:
+        income = default_income
     if income is None:
         incomes = [y.income for y in record if y.income is not None]
         income = incomes[-1] if incomes else None
-    first = max(record[-1].year + 1 if record else today.year, today.year)
+    first = max(max([y.year for y in record] + list(pending)) + 1 if record or pending else today.year,
+                today.year)
     last_start = max(ent.automatic_start, scenario.retirement_date or ent.automatic_start)
-    future = _future_years(record, first, last_start.year, scenario, income)
-    years = record + tuple(future)
+    future = _future_years(sorted(set(pending) | set(range(first, last_start.year + 1))), scenario, income,
+                           pending)
+    years = tuple(sorted(record + tuple(future), key=lambda y: y.year))
     full_rate = ent.automatic_start
     day = ent.legal_start
     while day < ent.automatic_start:
@@ -223,7 +242,7 @@ def project(record: tuple[YearRights, ...], birth_date: date, today: date,
     if scenario.retirement_date is not None:
         estimates.append(estimate_at(ent, years, scenario.retirement_date, "chosen", rules, values_year))
     career = load_career_parameters(values_year)
-    return Projection(entitlement=ent, years=years, projected_from=first if future else None,
+    return Projection(entitlement=ent, years=years, projected_from=future[0].year if future else None,
                       future_income=income, full_rate_date=full_rate, estimates=tuple(estimates),
                       point_values={"rb": career.rb_point_value, "rc": career.rc_point_value,
                                     "asv": career.asv_point_value},
