@@ -3,18 +3,25 @@
 ``verify`` always does the same amount of work whether or not the account
 exists (a dummy hash is checked for unknown accounts) so timing does not
 reveal which file numbers are registered.
+
+Hashing runs in a real thread (``carpimko.files.in_thread``): argon2 is
+deliberately expensive (about 0.1-0.2 s of CPU) and, on the green hub, every
+other request of the accounts service (each page's session check) waited
+behind it during a burst of logins (measured: docs/benchmarks.md).
 """
 from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from carpimko.files import in_thread
+
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password-used-for-constant-time")
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return in_thread(_hasher.hash, password)
 
 
 def verify(stored_hash: str | None, password: str) -> bool:
@@ -22,7 +29,7 @@ def verify(stored_hash: str | None, password: str) -> bool:
     costs the same work and never verifies."""
     has_hash = bool(stored_hash)
     try:
-        matched = _hasher.verify(stored_hash if has_hash else _DUMMY_HASH, password)
+        matched = in_thread(_hasher.verify, stored_hash if has_hash else _DUMMY_HASH, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return matched and has_hash
