@@ -102,8 +102,7 @@ def declaration_with_progress(ctx, file_number: str, declaration_id: str) -> dic
     finally:
         documents = pending_documents.wait()
         notifications = pending_notifications.wait()
-    steps = progress.declaration_progress(declaration, documents, notifications)
-    return {**declaration, "steps": steps, "complete": progress.is_complete(steps)}
+    return progress.with_steps(declaration, documents, notifications)
 
 
 def get_declaration(ctx, request, declaration_id: str) -> Response:

@@ -157,8 +157,7 @@ def _latest_progress(ctx, file_number: str, declaration: dict, documents):
                                   file_number, declaration["id"])
         if notifications == UNAVAILABLE:
             return UNAVAILABLE
-    steps = progress.declaration_progress(declaration, own, notifications)
-    return {**declaration, "steps": steps, "complete": progress.is_complete(steps)}
+    return progress.with_steps(declaration, own, notifications)
 
 
 def api_docs(ctx, request):

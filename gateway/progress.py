@@ -29,3 +29,9 @@ def declaration_progress(declaration: dict, documents: list[dict], notifications
 
 def is_complete(steps: list[dict]) -> bool:
     return all(step["done"] for step in steps)
+
+
+def with_steps(declaration: dict, documents: list[dict], notifications: list[dict]) -> dict:
+    """The declaration's view with its steps and whether the chain is complete."""
+    steps = declaration_progress(declaration, documents, notifications)
+    return {**declaration, "steps": steps, "complete": is_complete(steps)}

@@ -86,14 +86,12 @@ def queued(suite: RunningSuite) -> int:
                if not q["name"].endswith((".dlq", ".retry")))
 
 
-def wait_until_told(suite: RunningSuite, at_least: int, start: float) -> tuple[float, int]:
-    """Wait until at least ``at_least`` more members were told and the chain is
+def wait_until_told(suite: RunningSuite, total: int, start: float) -> float:
+    """Wait until at least ``total`` emails and letters exist and the chain is
     idle (empty queues, no new email or letter for 3 s); return the time of the
-    last email or letter and how many there were. A declaration may tell its
-    member more than once (a regularisation and the next year's adjusted call
-    are two calls)."""
-    before = notified(suite)
-    count, last_change = before, time.monotonic()
+    last one. A declaration may tell its member more than once (a
+    regularisation and the next year's adjusted call are two calls)."""
+    count, last_change = notified(suite), time.monotonic()
     while True:
         if time.monotonic() > start + 7200:
             raise SystemExit("the chain did not finish in two hours")
@@ -101,9 +99,25 @@ def wait_until_told(suite: RunningSuite, at_least: int, start: float) -> tuple[f
         now_count = notified(suite)
         if now_count != count:
             count, last_change = now_count, time.monotonic()
-        elif (count - before >= at_least and time.monotonic() - last_change > 3
-              and queued(suite) == 0):
-            return last_change, count - before
+        elif count >= total and time.monotonic() - last_change > 3 and queued(suite) == 0:
+            return last_change
+
+
+def through_chain(suite: RunningSuite, members: list[str], *command: str) -> dict:
+    """Run a ``carpimko`` command that sets the chain going for ``members``;
+    time the command, then the chain until every member was told and it is
+    idle; CPU used by each stage meanwhile."""
+    before_count = notified(suite)
+    before_cpu = cpu.snapshot(suite.proc.pid)
+    start = time.monotonic()
+    result = suite.carpimko(*command, "--no-progress", timeout=7200)
+    command_seconds = time.monotonic() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{command[0]} failed: {result.stdout}{result.stderr}")
+    elapsed = wait_until_told(suite, before_count + len(members), start) - start
+    return {"command_seconds": command_seconds, "chain_seconds": elapsed,
+            "told": notified(suite) - before_count,
+            "used": cpu.usage(before_cpu, cpu.snapshot(suite.proc.pid))}
 
 
 def throughput(suite: RunningSuite, members: list[str], workdir: Path) -> dict:
@@ -113,24 +127,14 @@ def throughput(suite: RunningSuite, members: list[str], workdir: Path) -> dict:
         for i, member in enumerate(members):
             income = 18000 + (i * 7919) % 90000
             fh.write(f"{member},{YEAR},{income}.00,\n")
-    before_count = notified(suite)
     before_messages = broker_messages(suite)
-    before_cpu = cpu.snapshot(suite.proc.pid)
-    start = time.monotonic()
-    result = suite.carpimko("declarations", "import", str(csv_path), "--no-progress", timeout=3600)
-    imported = time.monotonic() - start
-    if result.returncode != 0:
-        raise SystemExit(f"import failed: {result.stderr}")
-    last, told = wait_until_told(suite, len(members) - (notified(suite) - before_count), start)
-    told = notified(suite) - before_count
-    elapsed = last - start
-    used = cpu.usage(before_cpu, cpu.snapshot(suite.proc.pid))
-    count = len(members)
+    run = through_chain(suite, members, "declarations", "import", str(csv_path))
+    count, elapsed, used = len(members), run["chain_seconds"], run["used"]
     time.sleep(6)  # the management statistics are sampled every 5 s
     messages = broker_messages(suite) - before_messages
-    return {"declarations": count, "import_seconds": imported, "chain_seconds": elapsed,
+    return {"declarations": count, "import_seconds": run["command_seconds"], "chain_seconds": elapsed,
             "per_second": count / elapsed, "broker_messages_per_declaration": messages / count,
-            "members_told_per_declaration": told / count,
+            "members_told_per_declaration": run["told"] / count,
             "cpu_ms_per_declaration": {k: v / count * 1000 for k, v in sorted(used.items())},
             "cpu_share_of_a_core": {k: v / elapsed for k, v in sorted(used.items())}}
 
@@ -139,22 +143,12 @@ def campaign(suite: RunningSuite, members: list[str], year: int = 2026) -> dict:
     """``carpimko campaign yearly-call`` over the whole population: each member's
     provisional call computed, stored, rendered and announced. The clock runs
     from the command's start to the last member told."""
-    before_count = notified(suite)
-    before_cpu = cpu.snapshot(suite.proc.pid)
-    start = time.monotonic()
-    result = suite.carpimko("campaign", "yearly-call", "--year", str(year), "--no-progress",
-                            timeout=7200)
-    called = time.monotonic() - start
-    if result.returncode != 0:
-        raise SystemExit(f"campaign failed: {result.stdout}{result.stderr}")
-    last, _ = wait_until_told(suite, len(members) - (notified(suite) - before_count), start)
-    elapsed = last - start
-    used = cpu.usage(before_cpu, cpu.snapshot(suite.proc.pid))
-    count = len(members)
-    return {"members": count, "command_seconds": called, "chain_seconds": elapsed,
+    run = through_chain(suite, members, "campaign", "yearly-call", "--year", str(year))
+    count, elapsed = len(members), run["chain_seconds"]
+    return {"members": count, "command_seconds": run["command_seconds"], "chain_seconds": elapsed,
             "per_second": count / elapsed,
             "minutes_for_200000": 200_000 / (count / elapsed) / 60,
-            "cpu_ms_per_member": {k: v / count * 1000 for k, v in sorted(used.items())}}
+            "cpu_ms_per_member": {k: v / count * 1000 for k, v in sorted(run["used"].items())}}
 
 
 def latency(suite: RunningSuite, members: list[str], rate: float, seconds: float) -> dict:
