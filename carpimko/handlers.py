@@ -20,8 +20,11 @@ import logging
 import traceback
 from datetime import datetime, timezone
 
+from functools import partial
+
 from eventlet.semaphore import Semaphore
 from kombu import Connection
+from nameko.exceptions import ContainerBeingKilled
 from nameko.events import EventHandler
 from nameko.messaging import QueueConsumer
 
@@ -88,15 +91,20 @@ class ReliableEventHandler(EventHandler):
 
     # -- incoming -----------------------------------------------------------------
     def handle_message(self, body, message):
+        event = self._parsed(body, message)
+        if event is not None:
+            super().handle_message(event, message)
+
+    def _parsed(self, body, message):
+        """The event, or None once an invalid one is dead-lettered and acked."""
         try:
-            event = parse_event(body)
+            return parse_event(body)
         except InvalidEvent as exc:
             log.error("rejecting invalid event on %s: %s", self.queue.name, exc)
             self._forward(message, body, self.dead_letter_queue, reason=str(exc),
                           attempts=self._attempts(message) + 1)
             self.queue_consumer.ack_message(message)
-            return
-        super().handle_message(event, message)
+            return None
 
     # -- outcome ------------------------------------------------------------------
     def handle_message_processed(self, message, result=None, exc_info=None):
@@ -161,3 +169,105 @@ class ReliableEventHandler(EventHandler):
 
 
 reliable_event_handler = ReliableEventHandler.decorator
+
+
+class BatchQueueConsumer(ReliableQueueConsumer):
+    """The queue consumer of batch handlers: a prefetch large enough for a
+    batch to gather while the previous ones are handled."""
+
+    @property
+    def prefetch_count(self):
+        config = self.container.config
+        size = int(config.get("BATCH_SIZE", DEFAULT_BATCH_SIZE))
+        concurrency = int(config.get("BATCH_CONCURRENCY", DEFAULT_BATCH_CONCURRENCY))
+        return max(self.container.max_workers, size * (concurrency + 1))
+
+
+DEFAULT_BATCH_SIZE = 50
+DEFAULT_BATCH_CONCURRENCY = 2
+
+
+class BatchEventHandler(ReliableEventHandler):
+    """Hands the decorated method a *list* of events: one worker, one
+    transaction, one RPC per batch instead of one per event.
+
+    Why: on the main chain, a worker per event spent more CPU on the worker,
+    its transactions, its inbox check and its RPCs than on the work itself.
+
+    Batches form by themselves (no timer, so no added latency): an event that
+    arrives while fewer than ``BATCH_CONCURRENCY`` batches are being handled
+    is handed over at once, alone if it is alone; the events that arrive
+    meanwhile wait (up to ``BATCH_SIZE`` per batch) for the next free slot.
+    At a low rate every batch is one event; under load they grow.
+
+    Reliability is the single handler's, event by event: the messages of a
+    batch are acked only once the method returns. When it raises, each event
+    of the batch is handled again alone, and only the one that fails again
+    goes through retry and dead-lettering with its own attempt count. The
+    method must therefore be idempotent per event (inbox), as every handler
+    already is, and should commit a batch's effects in one transaction.
+    """
+
+    queue_consumer = BatchQueueConsumer()
+
+    def setup(self):
+        super().setup()
+        config = self.container.config
+        self.batch_size = max(1, int(config.get("BATCH_SIZE", DEFAULT_BATCH_SIZE)))
+        self.concurrency = max(1, int(config.get("BATCH_CONCURRENCY", DEFAULT_BATCH_CONCURRENCY)))
+        self._waiting: list = []  # (event, message) not yet handed to a worker
+        self._in_flight = 0
+
+    def handle_message(self, body, message):
+        event = self._parsed(body, message)
+        if event is None:
+            return
+        self._waiting.append((event, message))
+        if self._in_flight < self.concurrency:
+            self._hand_over()
+
+    def _hand_over(self):
+        if not self._waiting:
+            return
+        batch = self._waiting[:self.batch_size]
+        del self._waiting[:self.batch_size]
+        self._in_flight += 1
+        events = [event for event, _ in batch]
+        try:
+            self.container.spawn_worker(
+                self, (events,), {},
+                context_data=self.unpack_message_headers(batch[0][1]),
+                handle_result=partial(self._batch_handled, batch))
+        except ContainerBeingKilled:
+            self._in_flight -= 1
+            for _, message in batch:
+                self.queue_consumer.requeue_message(message)
+
+    def _batch_handled(self, batch, worker_ctx, result=None, exc_info=None):
+        self._in_flight -= 1
+        if exc_info is None:
+            for _, message in batch:
+                self.queue_consumer.ack_message(message)
+        elif len(batch) == 1:
+            self.handle_message_processed(batch[0][1], result, exc_info)
+        else:
+            exc = exc_info[1]
+            log.warning("a batch of %d events from %s failed (%s: %s); handling each alone",
+                        len(batch), self.queue.name, type(exc).__name__, exc)
+            self.container.spawn_managed_thread(partial(self._one_by_one, batch),
+                                                identifier="batch-fallback")
+        if self._waiting:
+            self.container.spawn_managed_thread(self._hand_over, identifier="batch-hand-over")
+        return result, exc_info
+
+    def _one_by_one(self, batch):
+        for event, message in batch:
+            try:
+                self.container.spawn_worker(
+                    self, ([event],), {}, context_data=self.unpack_message_headers(message),
+                    handle_result=partial(self.handle_result, message))
+            except ContainerBeingKilled:
+                self.queue_consumer.requeue_message(message)
+
+
+batch_event_handler = BatchEventHandler.decorator

@@ -125,20 +125,21 @@ class Observability(DependencyProvider):
     # -- workers --------------------------------------------------------------------------
     def worker_setup(self, worker_ctx):
         self._starts[worker_ctx] = time.perf_counter()
-        args = worker_ctx.args or ()
-        event = args[0] if args else None
-        correlation_id.set(getattr(event, "correlation_id", None))
+        events = _events_of(worker_ctx)
+        ids = {getattr(event, "correlation_id", None) for event in events}
+        # a batch of one chain's events keeps its id; a mixed batch has none
+        correlation_id.set(ids.pop() if len(ids) == 1 else None)
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         started = self._starts.pop(worker_ctx, None)
         elapsed = time.perf_counter() - started if started is not None else 0.0
         service = self.container.service_name
-        args = worker_ctx.args or ()
-        event = args[0] if args else None
-        event_type = getattr(event, "type", None)
-        if event_type is not None:
+        events = _events_of(worker_ctx)
+        event_type = getattr(events[0], "type", None) if events else None
+        if event_type is not None:  # a batch: one observation, each event counted
             HANDLER_SECONDS.labels(service, event_type).observe(elapsed)
-            (EVENTS_FAILED if exc_info else EVENTS_HANDLED).labels(service, event_type).inc()
+            (EVENTS_FAILED if exc_info else EVENTS_HANDLED).labels(service, event_type).inc(
+                len(events))
         else:
             RPC_SECONDS.labels(service, worker_ctx.entrypoint.method_name,
                                "error" if exc_info else "ok").observe(elapsed)
@@ -219,3 +220,12 @@ class Observability(DependencyProvider):
 class _QuietLog:
     def write(self, *_args):
         pass
+
+
+def _events_of(worker_ctx) -> list:
+    """The event(s) a worker handles: one for a handler, a list for a batch
+    handler, none (an empty list) for an RPC."""
+    args = worker_ctx.args or ()
+    first = args[0] if args else None
+    candidates = first if isinstance(first, list) else [first]
+    return [event for event in candidates if getattr(event, "type", None) is not None]

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from carpimko.errors import NotFound, Unauthorized
+from carpimko.errors import InvalidRequest, NotFound, Unauthorized
 
 from . import audit
 from .domain import identity, passwords
@@ -130,10 +130,36 @@ def logout_everywhere(session: Session, token: str) -> int:
     return ended
 
 
+MAX_CONTACTS_PER_CALL = 500
+
+
 def contact_details(session: Session, file_number: str) -> dict:
     member = session.get(Member, file_number)
     if member is None:
         raise NotFound(f"no member {file_number}", {})
+    return _contact_view(member)
+
+
+def contact_details_many(session: Session, file_numbers) -> dict[str, dict]:
+    """Contact details of several members in one query, by file number; a
+    file number with no member is simply absent (the caller decides). For the
+    consumers that handle events in batches: one call per batch, not one per
+    event."""
+    if (not isinstance(file_numbers, (list, tuple))
+            or not all(isinstance(n, str) for n in file_numbers)):
+        raise InvalidRequest("file_numbers must be a list of file numbers",
+                             {"file_numbers": ["must be a list of strings"]})
+    wanted = sorted(set(file_numbers))
+    if len(wanted) > MAX_CONTACTS_PER_CALL:
+        raise InvalidRequest("too many file numbers",
+                             {"file_numbers": [f"at most {MAX_CONTACTS_PER_CALL} per call"]})
+    if not wanted:
+        return {}
+    members = session.scalars(select(Member).where(Member.file_number.in_(wanted)))
+    return {member.file_number: _contact_view(member) for member in members}
+
+
+def _contact_view(member: Member) -> dict:
     return {
         **member_summary(member),
         "email": member.email,

@@ -100,6 +100,12 @@ class AccountsService:
             return authentication.contact_details(session, file_number)
 
     @rpc
+    def contact_details_many(self, file_numbers):
+        """``{file_number: contact details}`` for the members found (batch consumers)."""
+        with self.db.transaction() as session:
+            return authentication.contact_details_many(session, file_numbers)
+
+    @rpc
     def birth_date(self, file_number):
         """The member's birth date (ISO), for the retirement estimate (issue #6): accounts owns identity data,
         contributions asks nothing more than this."""

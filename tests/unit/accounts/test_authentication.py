@@ -202,3 +202,21 @@ def test_contact_details_of_unknown_member(db):
     with db.transaction() as session:
         with pytest.raises(NotFound):
             authentication.contact_details(session, "7654321")
+
+
+def test_contact_details_of_several_members_leaves_out_the_unknown_ones(db):
+    with db.transaction() as session:
+        many = authentication.contact_details_many(session, ["1234567", "7654321", "1234567"])
+        one = authentication.contact_details(session, "1234567")
+    assert many == {"1234567": one}
+
+
+def test_contact_details_of_several_members_refuses_bad_input(db):
+    from carpimko.errors import InvalidRequest
+    with db.transaction() as session:
+        assert authentication.contact_details_many(session, []) == {}
+        with pytest.raises(InvalidRequest, match="list of file numbers"):
+            authentication.contact_details_many(session, "1234567")
+        with pytest.raises(InvalidRequest, match="too many"):
+            authentication.contact_details_many(
+                session, [str(n) for n in range(authentication.MAX_CONTACTS_PER_CALL + 1)])
