@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
-from carpimko.handlers import reliable_event_handler
+from carpimko.handlers import batch_event_handler, reliable_event_handler
 
 from . import (campaigns, career, declarations, estimates, overview, payments, recovery,
                simulations)
@@ -41,11 +41,17 @@ class ContributionsService:
         self.outbox.nudge()
         return view
 
-    @reliable_event_handler("income_declared")
-    def on_income_declared(self, event):
+    @batch_event_handler("income_declared")
+    def on_income_declared(self, events):
+        """A batch of declarations in one transaction (one commit, not one per
+        event). Members are locked in file-number order, so two copies handling
+        overlapping batches cannot deadlock; an event that fails fails the
+        batch, and the handler then takes each event alone."""
+        today = self._today()
         with self.db.transaction() as session:
-            assessment_id = declarations.assess_declared_income(session, event, as_of=self._today())
-        if assessment_id:
+            assessed = [declarations.assess_declared_income(session, event, as_of=today)
+                        for event in sorted(events, key=lambda event: event.member_id)]
+        if any(assessed):
             self.outbox.nudge()
 
     @rpc

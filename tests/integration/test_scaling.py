@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from carpimko.broker import declare_topology
 from carpimko.db import Database
-from carpimko.handlers import reliable_event_handler
+from carpimko.handlers import batch_event_handler
 from services.contributions.models import Assessment
 from services.contributions.service import ContributionsService
 from tests.support import bus, factories
@@ -26,10 +26,10 @@ def make_copy(label: str):
     class Copy(ContributionsService):
         handled: list[str] = []
 
-        @reliable_event_handler("income_declared")
-        def on_income_declared(self, event):
-            ContributionsService.on_income_declared(self, event)
-            type(self).handled.append(event.event_id)
+        @batch_event_handler("income_declared")
+        def on_income_declared(self, events):
+            ContributionsService.on_income_declared(self, events)
+            type(self).handled.extend(event.event_id for event in events)
 
     Copy.__name__ = f"Contributions{label}"
     Copy.handled = []
