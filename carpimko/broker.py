@@ -21,6 +21,7 @@ because events published before a queue exists would be dropped.
 from __future__ import annotations
 
 import os
+import time
 
 from kombu import Connection, Exchange, Queue
 
@@ -136,6 +137,7 @@ class EventPublisher:
         self.amqp_uri = amqp_uri
         self._conn = None
         self._producer = None
+        self._pipelined = self._pipelined_conn = None
 
     def _ensure(self):
         if self._producer is None:
@@ -161,13 +163,75 @@ class EventPublisher:
             self.close()
             raise
 
+    def publish_many(self, envelopes, timeout: float = 30.0) -> None:
+        """Publish ``envelopes`` in order and return once RabbitMQ confirmed
+        every one of them; raise otherwise (a nack, a timeout, a lost
+        connection), in which case any of them may or may not have gone out.
+
+        Why not ``publish`` in a loop: each confirm is a round trip, and the
+        outbox relay publishes batches. Here the messages go out back to back
+        on a channel in confirm mode, and the broker acknowledges them
+        together (``multiple``), as the RabbitMQ documentation advises for
+        throughput. The guarantee is the same: nothing is reported sent
+        before the broker has it.
+        """
+        envelopes = list(envelopes)
+        if not envelopes:
+            return
+        try:
+            conn, channel, producer, state = self._ensure_pipelined()
+            first = state["published"] + 1
+            for envelope in envelopes:
+                producer.publish(envelope, exchange=events_exchange, routing_key=envelope["type"],
+                                 delivery_mode=2, headers=trace_headers(envelope))
+                state["published"] += 1
+            last = state["published"]
+            deadline = time.monotonic() + timeout
+            while state["acked"] < last:
+                if state["nacked"] >= first:
+                    raise RuntimeError("RabbitMQ refused (nack) a published event")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no publisher confirm within {timeout:.0f}s")
+                conn.drain_events(timeout=left)
+            if state["nacked"] >= first:
+                raise RuntimeError("RabbitMQ refused (nack) a published event")
+        except Exception:
+            self.close()
+            raise
+
+    def _ensure_pipelined(self):
+        if self._pipelined is None:
+            conn = Connection(self.amqp_uri, connect_timeout=5)
+            conn.ensure_connection(max_retries=3, interval_start=0.2, interval_step=0.5)
+            channel = conn.channel()
+            events_exchange(channel).declare()
+            channel.confirm_select()
+            state = {"published": 0, "acked": 0, "nacked": 0}
+
+            def on_ack(delivery_tag, multiple):
+                state["acked"] = max(state["acked"], delivery_tag)
+
+            def on_nack(delivery_tag, multiple):
+                state["nacked"] = max(state["nacked"], delivery_tag)
+                state["acked"] = max(state["acked"], delivery_tag)
+
+            channel.events["basic_ack"].add(on_ack)
+            channel.events["basic_nack"].add(on_nack)
+            producer = conn.Producer(channel=channel, serializer="json")
+            self._pipelined = (conn.connection, channel, producer, state)
+            self._pipelined_conn = conn
+        return self._pipelined
+
     def close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.release()
-            except Exception:  # noqa: BLE001
-                pass
+        for conn in (self._conn, self._pipelined_conn):
+            if conn is not None:
+                try:
+                    conn.release()
+                except Exception:  # noqa: BLE001
+                    pass
         self._conn = self._producer = None
+        self._pipelined = self._pipelined_conn = None
 
 
 def trace_headers(envelope: dict) -> dict:

@@ -3,7 +3,7 @@
 - :class:`DatabaseProvider` gives a worker the service's :class:`~carpimko.db.Database`
   (engine sized ``max_workers + 2``; transactions via ``db.transaction()``).
 - :class:`OutboxRelay` runs the outbox relay in a managed greenthread: it
-  publishes pending events with confirms as soon as a worker nudges it after
+  publishes pending events with confirms (a batch at a time, one wait for all) as soon as a worker nudges it after
   a commit, and at least every ``OUTBOX_POLL_INTERVAL`` seconds otherwise
   (which also picks up what a crashed copy left behind).
 """
@@ -96,7 +96,7 @@ class OutboxRelay(DependencyProvider):
         while self._running:
             try:
                 sent = outbox.relay_batch(database, self.outbox_model, self.publisher.publish,
-                                          self.batch_size)
+                                          self.batch_size, publish_many=self.publisher.publish_many)
             except Exception:  # noqa: BLE001 - broker or database down: wait and retry
                 log.exception("outbox relay failed; will retry")
                 sent = 0

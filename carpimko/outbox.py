@@ -44,10 +44,13 @@ def add(session: Session, outbox_model, envelope: dict) -> None:
     ))
 
 
-def relay_batch(database, outbox_model, publish, limit: int = 200) -> int:
+def relay_batch(database, outbox_model, publish, limit: int = 200, publish_many=None) -> int:
     """Publish up to ``limit`` pending events, oldest first; return how many.
 
-    ``publish(envelope)`` must return only once the broker confirmed. Rows are
+    ``publish(envelope)`` must return only once the broker confirmed; when
+    given, ``publish_many(envelopes)`` is used instead for the whole batch and
+    must return only once every one is confirmed (one wait, not one per
+    event). Rows are
     locked with ``FOR UPDATE SKIP LOCKED`` so several relays (several copies
     of a service) share the work without publishing a row twice.
     """
@@ -59,8 +62,12 @@ def relay_batch(database, outbox_model, publish, limit: int = 200) -> int:
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
-        for row in rows:
-            publish(json.loads(row.body))
+        envelopes = [json.loads(row.body) for row in rows]
+        if publish_many is not None:
+            publish_many(envelopes)
+        else:
+            for envelope in envelopes:
+                publish(envelope)
         if rows:  # one statement for the batch, not one per row
             session.execute(update(outbox_model)
                             .where(outbox_model.id.in_([row.id for row in rows]))

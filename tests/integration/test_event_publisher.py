@@ -1,0 +1,66 @@
+"""The event publisher's batch path on a real RabbitMQ: everything confirmed
+arrives, in order, with its trace headers; a message the broker refuses makes
+the whole call fail, so the outbox keeps the rows pending
+(carpimko/broker.py, EventPublisher.publish_many)."""
+from __future__ import annotations
+
+import pytest
+from kombu import Connection, Queue
+
+from carpimko import broker
+from carpimko.broker import EventPublisher
+from tests.support import factories
+
+
+def _bound_queue(amqp_uri, name, **arguments):
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        broker.events_exchange(channel).declare()
+        Queue(name, exchange=broker.events_exchange, routing_key="income_declared",
+              queue_arguments=arguments or None)(channel).declare()
+
+
+def _drain(amqp_uri, name):
+    out = []
+    with Connection(amqp_uri) as conn:
+        queue = conn.SimpleQueue(Queue(name, no_declare=True))
+        while True:
+            try:
+                message = queue.get(block=True, timeout=1)
+            except queue.Empty:
+                break
+            out.append(message)
+            message.ack()
+        queue.close()
+    return out
+
+
+def test_a_batch_arrives_whole_in_order_with_trace_headers(rabbit_config):
+    uri = rabbit_config["AMQP_URI"]
+    _bound_queue(uri, "watch")
+    envelopes = [factories.income_declared(str(1000000 + i)) for i in range(500)]
+    publisher = EventPublisher(uri)
+    try:
+        publisher.publish_many(envelopes[:200])
+        publisher.publish_many(envelopes[200:])  # the same channel, its counters go on
+        publisher.publish_many([])
+    finally:
+        publisher.close()
+    received = _drain(uri, "watch")
+    assert [m.payload["event_id"] for m in received] == [e["event_id"] for e in envelopes]
+    assert received[7].headers["carpimko.event_id"] == envelopes[7]["event_id"]
+    assert received[7].properties["delivery_mode"] == 2
+
+
+def test_a_refused_message_fails_the_batch(rabbit_config):
+    uri = rabbit_config["AMQP_URI"]
+    _bound_queue(uri, "full", **{"x-max-length": 5, "x-overflow": "reject-publish"})
+    publisher = EventPublisher(uri)
+    try:
+        with pytest.raises(RuntimeError, match="nack"):
+            publisher.publish_many([factories.income_declared("1234567") for _ in range(10)])
+        _drain(uri, "full")
+        publisher.publish_many([factories.income_declared("1234567")])  # reconnects afterwards
+    finally:
+        publisher.close()
+    assert len(_drain(uri, "full")) == 1
