@@ -25,6 +25,8 @@ localhost. Production sets the URLs (PostgreSQL, a RabbitMQ cluster).
 | CARPIMKO_MAX_ATTEMPTS             | 5 (tries before a message is dead-lettered)|
 | CARPIMKO_RETRY_DELAY              | 1 (seconds, doubled at every try, max 60) |
 | CARPIMKO_MAX_WORKERS              | 10 (concurrent workers per service copy)  |
+| CARPIMKO_BATCH_SIZE               | 50 (most events a batch handler takes at once)|
+| CARPIMKO_BATCH_CONCURRENCY        | 2 (batches handled at once per handler and copy)|
 | CARPIMKO_COOKIE_SECURE            | 1 (set 0 only for local http development) |
 | CARPIMKO_SESSION_HOURS            | 8                                         |
 
@@ -50,6 +52,17 @@ SERVICES = ("accounts", "contributions", "documents", "notifications", "messagin
 def _env(name: str, default: str) -> str:
     value = os.environ.get(name)
     return default if value is None or value == "" else value
+
+
+def _positive(name: str, default: str) -> int:
+    value = _env(name, default)
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return number
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -84,6 +97,8 @@ class Settings:
     attachment_max_count: int = 5
     attachment_max_pixels: int = 40_000_000
     clamd_address: str = ""
+    batch_size: int = 50
+    batch_concurrency: int = 2
 
     def database_url(self, service: str) -> str:
         default = f"sqlite:///{self.data_dir / (service + '.sqlite3')}"
@@ -135,6 +150,8 @@ class Settings:
             "ATTACHMENT_MAX_COUNT": self.attachment_max_count,
             "ATTACHMENT_MAX_PIXELS": self.attachment_max_pixels,
             "CLAMD_ADDRESS": self.clamd_address,
+            "BATCH_SIZE": self.batch_size,
+            "BATCH_CONCURRENCY": self.batch_concurrency,
         }
         if service is not None:
             config["DATABASE_URL"] = self.database_url(service)
@@ -172,4 +189,6 @@ def load() -> Settings:
         attachment_max_count=int(_env("CARPIMKO_ATTACHMENT_MAX_COUNT", "5")),
         attachment_max_pixels=int(_env("CARPIMKO_ATTACHMENT_MAX_PIXELS", "40000000")),
         clamd_address=_env("CARPIMKO_CLAMD_ADDRESS", ""),
+        batch_size=_positive("CARPIMKO_BATCH_SIZE", "50"),
+        batch_concurrency=_positive("CARPIMKO_BATCH_CONCURRENCY", "2"),
     )

@@ -97,6 +97,13 @@ def test_bad_number_fails_loudly(env):
         config.load()
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "lots"])
+def test_batch_settings_must_be_at_least_one(env, value):
+    env.setenv("CARPIMKO_BATCH_SIZE", value)
+    with pytest.raises(ValueError, match="CARPIMKO_BATCH_SIZE must be a whole number of at least 1"):
+        config.load()
+
+
 def test_settings_are_frozen(env):
     s = config.load()
     with pytest.raises(AttributeError):
@@ -133,6 +140,7 @@ def test_nameko_config_keys(env, tmp_path):
         "RETRY_DELAY": 1.0, "COOKIE_SECURE": True, "SESSION_HOURS": 8,
         "ATTACHMENT_MAX_FILE_MB": 10.0, "ATTACHMENT_MAX_MESSAGE_MB": 20.0,
         "ATTACHMENT_MAX_COUNT": 5, "ATTACHMENT_MAX_PIXELS": 40_000_000, "CLAMD_ADDRESS": "",
+        "BATCH_SIZE": 50, "BATCH_CONCURRENCY": 2,
     }
     assert "DATABASE_URL" not in cfg
 
