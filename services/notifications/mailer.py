@@ -102,8 +102,8 @@ class SmtpSession:
 
     A reused connection the server dropped meanwhile (idle timeout, restart)
     is reopened, and the message sent again, only when the drop (or a 421)
-    shows before DATA: the server cannot have accepted anything of that message, so this
-    never sends a mail twice. A drop at or after DATA is a
+    shows before DATA: the server cannot have accepted anything of that
+    message, so this never sends a mail twice. A drop at or after DATA is a
     :class:`TransientDeliveryError`, as with a connection per message.
     ``send`` raises the same errors as :func:`send`; after a 5xx refusal the
     connection stays usable (smtplib resets the transaction)."""

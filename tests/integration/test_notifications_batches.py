@@ -147,3 +147,17 @@ def test_a_poison_event_is_dead_lettered_alone_and_its_batch_is_delivered(start_
     assert "9999999" in dead[0].headers["x-carpimko-error"]
     assert emails_by_recipient(smtp_server) == {f"m{n}@example.fr": 1 for n in MEMBERS}
     assert inbox_count(config) == len(MEMBERS)
+
+
+def test_a_failure_later_in_a_batch_never_resends_the_emails_already_sent(start_suite,
+                                                                         smtp_server):
+    # the 4th DATA is refused for now (451): the batch it is in fails after
+    # emails before it went out; each event is then handled alone
+    smtp_server.restart("--replies", "250,250,250,451")
+    config = start_suite(BATCH_CONCURRENCY=1)
+    add_members(config, *MEMBERS[:8])
+    events = [factories.document_generated(n) for n in MEMBERS[:8]]
+    bus.publish(config["AMQP_URI"], *events)
+    settle(lambda: len(notifications(config)) == len(events))
+    assert emails_by_recipient(smtp_server) == {f"m{n}@example.fr": 1 for n in MEMBERS[:8]}
+    assert len(notifications(config)) == len(events)
