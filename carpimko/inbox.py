@@ -54,8 +54,10 @@ def processed(session: Session, inbox_model, consumer: str, event_ids) -> set[st
 
 def claim_many(session: Session, inbox_model, consumer: str, event_ids) -> set[str]:
     """Record every id of ``event_ids`` in one statement; returns those that
-    were not there yet (same ``ON CONFLICT DO NOTHING`` as :func:`claim`)."""
-    ids = list(dict.fromkeys(event_ids))
+    were not there yet (same ``ON CONFLICT DO NOTHING`` as :func:`claim`).
+    Sorted, so two batches claiming the same events concurrently take the
+    unique-key locks in the same order and cannot deadlock."""
+    ids = sorted(set(event_ids))
     if not ids:
         return set()
     now = datetime.now(timezone.utc)
