@@ -54,6 +54,25 @@ def claim(session: Session, event: Event) -> bool:
     return inbox.claim(session, Inbox, DOCUMENT_CONSUMER, event.event_id)
 
 
+def not_processed(session: Session, events: list[Event]) -> list[Event]:
+    """The events of a batch not processed yet, each once, in order: one query.
+
+    A batch may carry the same event twice (a redelivery next to the
+    original); the second is dropped here, and the inbox claim made with each
+    delivery stops a copy handled by a concurrent batch."""
+    done = inbox.processed(session, Inbox, DOCUMENT_CONSUMER, [e.event_id for e in events])
+    fresh: dict[str, Event] = {}
+    for event in events:
+        if event.event_id not in done:
+            fresh.setdefault(event.event_id, event)
+    return list(fresh.values())
+
+
+def claim_all(session: Session, events: list[Event]) -> set[str]:
+    """Claim every event of ``events`` in one statement; the ids newly claimed."""
+    return inbox.claim_many(session, Inbox, DOCUMENT_CONSUMER, [e.event_id for e in events])
+
+
 def record(session: Session, event: Event, channel: str, notification_id: str,
            reference: str, note: str = "") -> None:
     now = datetime.now(timezone.utc)

@@ -76,27 +76,126 @@ def compose_document_email(*, to: str, sender: str, notification_id: str, member
 
 
 def send(message: EmailMessage, settings: SmtpSettings) -> None:
-    try:
-        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+    """One message over a connection of its own (account notices, messaging)."""
+    with SmtpSession(settings) as session:
+        session.send(message)
+
+
+class _Smtp(smtplib.SMTP):
+    """smtplib's client, noting whether the current message reached DATA: a
+    connection found dropped before that point accepted nothing of it."""
+
+    data_started = False
+
+    def data(self, msg):
+        self.data_started = True
+        return super().data(msg)
+
+
+class SmtpSession:
+    """One SMTP connection for a batch of messages (``with SmtpSession(s) as smtp``).
+
+    Why: a connection (TCP, greeting, EHLO, maybe STARTTLS and AUTH) per
+    message cost more CPU than the message itself. The connection opens at the
+    first ``send`` (a batch of letters only never connects) and is closed
+    (QUIT) at the end of the ``with``.
+
+    A reused connection the server dropped meanwhile (idle timeout, restart)
+    is reopened, and the message sent again, only when the drop (or a 421)
+    shows before DATA: the server cannot have accepted anything of that
+    message, so this never sends a mail twice. A drop at or after DATA is a
+    :class:`TransientDeliveryError`, as with a connection per message.
+    ``send`` raises the same errors as :func:`send`; after a 5xx refusal the
+    connection stays usable (smtplib resets the transaction)."""
+
+    def __init__(self, settings: SmtpSettings):
+        self.settings = settings
+        self._smtp: _Smtp | None = None
+        self._sent = 0  # messages accepted on the current connection
+        self.connections = 0  # opened so far (observability, tests)
+
+    def __enter__(self) -> "SmtpSession":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            try:
+                self._transmit(message)
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPSenderRefused) as exc:
+                if not self._stale(exc):
+                    raise
+                self._drop()
+                self._transmit(message)  # once, on a fresh connection
+        except smtplib.SMTPRecipientsRefused as exc:
+            self._drop_if_closed()
+            code, reason = next(iter(exc.recipients.values()))
+            _raise_for(code, reason)
+        except smtplib.SMTPAuthenticationError as exc:
+            self._drop()
+            raise TransientDeliveryError(f"SMTP authentication failed ({exc.smtp_code}): check "
+                                         "CARPIMKO_SMTP_USERNAME / _PASSWORD") from exc
+        except smtplib.SMTPResponseException as exc:
+            self._drop_if_closed()
+            _raise_for(exc.smtp_code, exc.smtp_error)
+        except (OSError, smtplib.SMTPException) as exc:  # refused, timeout, disconnected
+            self._drop()
+            raise TransientDeliveryError(f"SMTP server unreachable: {exc}") from exc
+
+    def _transmit(self, message: EmailMessage) -> None:
+        smtp = self._smtp or self._connect()
+        smtp.data_started = False
+        refused = smtp.send_message(message)
+        if refused:  # some recipients refused (we send to one: it is this one)
+            code, reason = next(iter(refused.values()))
+            _raise_for(code, reason)
+        self._sent += 1
+
+    def _stale(self, exc: smtplib.SMTPException) -> bool:
+        """A reused connection that the server had closed (or was closing,
+        421) before this message's DATA: nothing of it was accepted."""
+        smtp = self._smtp
+        if smtp is None or self._sent == 0 or smtp.data_started:
+            return False
+        return (isinstance(exc, smtplib.SMTPServerDisconnected)
+                or getattr(exc, "smtp_code", None) == 421)
+
+    def _connect(self) -> _Smtp:
+        settings = self.settings
+        smtp = _Smtp(settings.host, settings.port, timeout=settings.timeout)
+        try:
             if settings.starttls:
                 context = ssl.create_default_context(cafile=settings.ca_file)
                 smtp.starttls(context=context)
             if settings.username:
                 smtp.login(settings.username, settings.password or "")
-            refused = smtp.send_message(message)
-            if refused:  # some recipients refused (we send to one: it is this one)
-                code, reason = next(iter(refused.values()))
-                _raise_for(code, reason)
-    except smtplib.SMTPRecipientsRefused as exc:
-        code, reason = next(iter(exc.recipients.values()))
-        _raise_for(code, reason)
-    except smtplib.SMTPAuthenticationError as exc:
-        raise TransientDeliveryError(f"SMTP authentication failed ({exc.smtp_code}): check "
-                                     "CARPIMKO_SMTP_USERNAME / _PASSWORD") from exc
-    except smtplib.SMTPResponseException as exc:
-        _raise_for(exc.smtp_code, exc.smtp_error)
-    except (OSError, smtplib.SMTPException) as exc:  # refused, timeout, disconnected
-        raise TransientDeliveryError(f"SMTP server unreachable: {exc}") from exc
+        except BaseException:
+            smtp.close()
+            raise
+        self._smtp, self._sent = smtp, 0
+        self.connections += 1
+        return smtp
+
+    def _drop_if_closed(self) -> None:
+        """After a refusal: smtplib reset the transaction, or closed on a 421."""
+        if self._smtp is not None and self._smtp.sock is None:
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+        self._smtp, self._sent = None, 0
+
+    def close(self) -> None:
+        if self._smtp is None:
+            return
+        try:
+            self._smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+        self._drop()
 
 
 def _raise_for(code: int, reason) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from carpimko import rpc as rpc_client
 from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
-from carpimko.handlers import reliable_event_handler
+from carpimko.handlers import batch_event_handler, reliable_event_handler
 
 from . import channels, delivering, letters, mailer, message_notices, password_notices
 from .models import Outbox
@@ -58,21 +58,49 @@ class NotificationsService:
     def letters_root(self) -> Path:
         return Path(self.config["DATA_DIR"]) / "letters"
 
-    @reliable_event_handler("document_generated")
-    def on_document_generated(self, event):
+    @batch_event_handler("document_generated")
+    def on_document_generated(self, events):
+        """Tell members of their new documents, a batch of events at a time.
+
+        One query drops the events already processed (and a batch's
+        duplicates), one transaction claims those told with another document
+        of their chain, one RPC fetches every contact, and the emails share
+        one SMTP connection. Each delivery keeps its own transaction (claim,
+        send, record, commit): if a later one fails, the batch is handled
+        again event by event and an email already sent is never sent again."""
         with self.db.transaction() as session:
-            if delivering.already_processed(session, event.event_id):
-                return
-            if not delivering.to_announce(event):  # told with another document of its chain
-                delivering.claim(session, event)
-                return
-        contact = self._call(self.accounts, "accounts", "contact_details", event.member_id)
+            fresh = delivering.not_processed(session, events)
+            delivering.claim_all(session, [e for e in fresh if not delivering.to_announce(e)])
+        announced = [e for e in fresh if delivering.to_announce(e)]
+        if not announced:
+            return
+        contacts = self._contact_details(sorted({e.member_id for e in announced}))
+        try:
+            with mailer.SmtpSession(mailer.SmtpSettings.from_config(self.config)) as smtp:
+                for event in announced:
+                    self._announce(event, contacts[event.member_id], smtp)
+        finally:
+            self.outbox.nudge()  # once for the batch: every delivery committed so far
+
+    def _contact_details(self, members: list[str]) -> dict:
+        """Every member's contact details in one RPC (500 at most per call); a
+        member missing from the answer is asked alone, which fails as before."""
+        found: dict = {}
+        for start in range(0, len(members), 500):
+            found.update(self._call(self.accounts, "accounts", "contact_details_many",
+                                    members[start:start + 500]))
+        for member in members:
+            if member not in found:
+                found[member] = self._call(self.accounts, "accounts", "contact_details", member)
+        return found
+
+    def _announce(self, event, contact, smtp):
         channel = channels.choose_channel(contact)
         note = "" if channel == channels.EMAIL else channels.why_post(contact)
         bounce = None
         if channel == channels.EMAIL:
             try:
-                self._send_email(event, contact)
+                self._send_email(event, contact, smtp)
                 return
             except mailer.PermanentDeliveryError as exc:  # hard bounce: switch to post
                 log.warning("hard bounce for member %s: %s", event.member_id, exc)
@@ -81,7 +109,7 @@ class NotificationsService:
                         f"({exc.code}) : avis envoyé par courrier.")
         self._send_letter(event, contact, note, bounce)
 
-    def _send_email(self, event, contact):
+    def _send_email(self, event, contact, smtp):
         notification_id = delivering.notification_id_for(event.event_id, channels.EMAIL)
         with self.db.transaction() as session:
             if not delivering.claim(session, event):
@@ -93,10 +121,9 @@ class NotificationsService:
                 also_issued=event.payload.get("also_issued", []),
                 portal_url=self.config.get("PUBLIC_URL", "http://127.0.0.1:8000"))
             self.email_rate.wait()
-            mailer.send(message, mailer.SmtpSettings.from_config(self.config))
+            smtp.send(message)
             delivering.record(session, event, channels.EMAIL, notification_id,
                               message["Message-ID"])
-        self.outbox.nudge()
 
     def _send_letter(self, event, contact, note, bounce):
         notification_id = delivering.notification_id_for(event.event_id, channels.POST)
@@ -106,7 +133,6 @@ class NotificationsService:
                     delivering.record_failure(
                         session, event, channels.POST, notification_id,
                         "Adresse postale inutilisable : ni courriel ni courrier possible.")
-            self.outbox.nudge()
             return
         pdf = base64.b64decode(self._call(self.documents, "documents", "issue_letter",
                                           "notification_letter", {
@@ -130,7 +156,6 @@ class NotificationsService:
                                          bounce.reason,
                                          delivering.notification_id_for(event.event_id,
                                                                         channels.EMAIL))
-        self.outbox.nudge()
 
     # -- account notices (accounts issue #4: password_notices) --
     @reliable_event_handler("password_reset_requested")
