@@ -23,6 +23,25 @@ def already_processed(session: Session, consumer: str, event_id: str) -> bool:
     return session.get(Inbox, (consumer, event_id)) is not None
 
 
+def still_to_process(session: Session, consumer: str, events: list[Event]) -> list[Event]:
+    """The events of a batch that ``consumer`` has not processed yet, in their
+    order, each event id once (a message delivered twice may come twice in the
+    same batch): one query for the whole batch.
+
+    Only spares the rendering of what was already done: the claim in
+    :func:`record_documents` is still what makes an event count once (another
+    copy of the service may be handling the same event meanwhile)."""
+    ids = list(dict.fromkeys(event.event_id for event in events))
+    done = set(session.scalars(select(Inbox.event_id).where(
+        Inbox.consumer == consumer, Inbox.event_id.in_(ids)))) if ids else set()
+    fresh, seen = [], set()
+    for event in events:
+        if event.event_id not in done and event.event_id not in seen:
+            seen.add(event.event_id)
+            fresh.append(event)
+    return fresh
+
+
 def new_verification(public_url: str) -> tuple[str, dict]:
     """A fresh verification code and what the renderers print for it."""
     code = verification.new_code()
