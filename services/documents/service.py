@@ -84,10 +84,11 @@ class DocumentsService:
         cost more CPU than the rendering. So, per batch: one query drops the
         events already processed (and an event delivered twice in the batch),
         one RPC fetches the members' contact details, each document is
-        rendered and stored as one event alone would have it, and one
-        transaction records them all with their inbox claims and outbox
-        events (a claim lost to another copy of the service skips that
-        event). ``documents_of(event, member, issued_on)`` gives the
+        rendered as one event alone would have it (its own verification
+        code), the batch's files are stored with one flush to disk, and only
+        then one transaction records them all with their inbox claims and
+        outbox events (a claim lost to another copy of the service skips
+        that event). ``documents_of(event, member, issued_on)`` gives the
         ``(kind, title, year, data_of)`` of the event's documents, the first
         one announced to the member, and whether it is (``notify``).
 
@@ -102,15 +103,21 @@ class DocumentsService:
             return
         members = self._members([event.member_id for event in events])
         issued_on = datetime.now(timezone.utc).date()
-        to_record = []
+        rendered = []  # (event, member, notify, [(kind, title, year, code, pdf)])
         for event in events:
             member = members[event.member_id]
             wanted, notify = documents_of(event, member, issued_on)
-            issued = [self._render_and_store(*spec) for spec in wanted]
-            to_record.append((event, issued, issuing.member_initials(member), notify))
+            rendered.append((event, member, notify,
+                             [(kind, title, year, *self._render(kind, data_of))
+                              for kind, title, year, data_of in wanted]))
+        # all on disk (one flush for the batch) before the rows pointing at them
+        digests = iter(self.store.put_many([pdf for *_, docs in rendered for *_, pdf in docs]))
         recorded = False
         with self.db.transaction() as session:
-            for event, issued, initials, notify in to_record:
+            for event, member, notify, docs in rendered:
+                issued = [issuing.Issued(kind, title, year, next(digests), len(pdf), code)
+                          for kind, title, year, code, pdf in docs]
+                initials = issuing.member_initials(member)
                 ids = issuing.record_documents(session, consumer, event, issued, issued_on,
                                                initials, notify=notify)
                 recorded = recorded or ids is not None
@@ -174,12 +181,17 @@ class DocumentsService:
     def _render_and_store(self, kind, title, year, data_of) -> issuing.Issued:
         """Render ``kind`` with a fresh verification code and store its content
         (content-addressed: a retry rewrites nothing)."""
+        code, pdf = self._render(kind, data_of)
+        return issuing.Issued(kind, title, year, self.store.put(pdf), len(pdf), code)
+
+    def _render(self, kind, data_of) -> tuple[str, bytes]:
+        """``kind`` rendered with a fresh verification code: (code, PDF)."""
         code, verification = issuing.new_verification(self.public_url)
         try:
             pdf = rendering.RENDERERS[kind](data_of(verification))
         except ValueError as exc:  # the event's data can never make this document
             raise PermanentFailure(f"cannot render the {kind}: {exc}") from exc
-        return issuing.Issued(kind, title, year, self.store.put(pdf), len(pdf), code)
+        return code, pdf
 
     @reliable_event_handler("career_statement_requested")
     def on_career_statement_requested(self, event):
