@@ -112,15 +112,12 @@ class DocumentsService:
                               for kind, title, year, data_of in wanted]))
         # all on disk (one flush for the batch) before the rows pointing at them
         digests = iter(self.store.put_many([pdf for *_, docs in rendered for *_, pdf in docs]))
-        recorded = False
+        batch = [(event, [issuing.Issued(kind, title, year, next(digests), len(pdf), code)
+                          for kind, title, year, code, pdf in docs],
+                  issuing.member_initials(member), notify)
+                 for event, member, notify, docs in rendered]
         with self.db.transaction() as session:
-            for event, member, notify, docs in rendered:
-                issued = [issuing.Issued(kind, title, year, next(digests), len(pdf), code)
-                          for kind, title, year, code, pdf in docs]
-                initials = issuing.member_initials(member)
-                ids = issuing.record_documents(session, consumer, event, issued, issued_on,
-                                               initials, notify=notify)
-                recorded = recorded or ids is not None
+            recorded = issuing.record_batch(session, consumer, batch, issued_on)
         if recorded:
             self.outbox.nudge()
 

@@ -191,3 +191,27 @@ def test_an_event_that_cannot_be_rendered_is_dead_lettered_alone(start, caplog):
     assert any("failed (PermanentFailure" in r.getMessage() and "handling each alone"
                in r.getMessage() for r in caplog.records)
     spy.close()
+
+
+def test_schedules_of_one_member_in_one_batch_supersede_each_other_in_order(start):
+    config = start(["5000000"])
+    spy = bus.EventSpy(config["AMQP_URI"], "document_generated")
+    events = [factories.schedule_changed("5000000", reason="frequency_changed", caused=False,
+                                         version=v, total=f"{9000 + v}.00")
+              for v in range(1, 13)]
+    bus.publish(config["AMQP_URI"], *events)
+
+    spy.wait(12, timeout=60)
+    rows = documents(config)
+    assert len(rows) == 12
+    by_id = {r.id: r for r in rows}
+    current = [r for r in rows if r.superseded_by is None]
+    assert len(current) == 1  # one current schedule of the year
+    # every other one is superseded by a later one: a single chain ending at the current
+    chain, row = [], rows[0]
+    while row is not None:
+        chain.append(row.id)
+        row = by_id.get(row.superseded_by) if row.superseded_by else None
+    assert len(chain) == 12 and chain[-1] == current[0].id
+    assert contact_rpcs() < 12
+    spy.close()

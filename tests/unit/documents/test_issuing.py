@@ -309,3 +309,46 @@ def test_put_many_failing_to_flush_stores_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         store.put_many([b"%PDF-1.4 a", b"%PDF-1.4 b"])
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def schedule_event():
+    return parse_event(factories.schedule_changed("1234567", reason="frequency_changed",
+                                                  caused=False))
+
+
+def schedule_issued(sha):
+    return issuing.Issued("payment_schedule", "Échéancier de paiement 2026", 2026, sha, 10,
+                          verification.new_code())
+
+
+def test_record_batch_supersedes_in_order_and_skips_what_was_claimed(db):
+    before = schedule_event()
+    with db.transaction() as session:  # a schedule recorded by an earlier batch
+        issuing.record_documents(session, "documents.on_schedule_changed", before,
+                                 [schedule_issued("0" * 64)], date(2026, 11, 28), "C. M.")
+    first, second, third = schedule_event(), schedule_event(), schedule_event()
+    statement = recalculated()
+    batch = [(first, [schedule_issued("a" * 64)], "C. M.", True),
+             (before, [schedule_issued("f" * 64)], "C. M.", True),  # already claimed: skipped
+             (second, [schedule_issued("b" * 64)], "C. M.", False),
+             (statement, [issuing.Issued("contribution_statement", "Relevé de cotisations 2026",
+                                         2026, "e" * 64, 10, verification.new_code())],
+              "C. M.", True),
+             (third, [schedule_issued("c" * 64)], "C. M.", True)]
+    with db.transaction() as session:
+        assert issuing.record_batch(session, "documents.on_schedule_changed", batch,
+                                    date(2026, 11, 28)) == 4
+    with db.transaction() as session:
+        rows = {d.sha256: d for d in session.scalars(select(Document))}
+        announced = [parse_event(json.loads(r.body)) for r in session.scalars(select(Outbox))]
+    assert set(rows) == {"0" * 64, "a" * 64, "b" * 64, "c" * 64, "e" * 64}
+    # one chain: the earlier batch's, then the batch's in their order; the last is current
+    assert rows["0" * 64].superseded_by == rows["a" * 64].id
+    assert rows["a" * 64].superseded_by == rows["b" * 64].id
+    assert rows["b" * 64].superseded_by == rows["c" * 64].id
+    assert rows["c" * 64].superseded_by is None and rows["e" * 64].superseded_by is None
+    notify = {e.payload["sha256"]: e.payload["notify"] for e in announced}
+    assert notify == {"0" * 64: True, "a" * 64: True, "b" * 64: False, "c" * 64: True,
+                      "e" * 64: True}
+    assert {e.causation_id for e in announced} >= {first.event_id, second.event_id,
+                                                   third.event_id, statement.event_id}
