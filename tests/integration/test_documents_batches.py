@@ -215,3 +215,26 @@ def test_schedules_of_one_member_in_one_batch_supersede_each_other_in_order(star
     assert len(chain) == 12 and chain[-1] == current[0].id
     assert contact_rpcs() < 12
     spy.close()
+
+
+def test_an_unknown_member_in_a_batch_fails_alone_as_before(start):
+    """Missing from contact_details_many: asked alone with contact_details,
+    which fails as it always did (retried, then dead-lettered); the rest of
+    the batch is issued."""
+    numbers = [str(6000000 + i) for i in range(12)]
+    config = start(numbers)
+    spy = bus.EventSpy(config["AMQP_URI"], "document_generated")
+    events = [factories.contributions_recalculated(number) for number in numbers]
+    unknown = factories.contributions_recalculated("9999999")
+    bus.publish(config["AMQP_URI"], *events[:6], unknown, *events[6:])
+
+    spy.wait(12, timeout=60)
+    dead = wait_for(lambda: bus.dead_letters(config["AMQP_URI"], "contributions_recalculated",
+                                             "documents", "on_contributions_recalculated") or None,
+                    timeout=30)
+    announced = settle_then_drain(spy)
+    assert [m.payload["event_id"] for m in dead] == [unknown["event_id"]]
+    assert "9999999" in dead[0].headers["x-carpimko-error"]
+    assert dead[0].headers["x-carpimko-attempts"] == 3  # MAX_ATTEMPTS: retried, not permanent
+    assert sorted(e["causation_id"] for e in announced) == sorted(e["event_id"] for e in events)
+    assert CALLS["contact_details"] >= 3  # the single call, once per attempt
