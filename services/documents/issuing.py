@@ -23,6 +23,25 @@ def already_processed(session: Session, consumer: str, event_id: str) -> bool:
     return session.get(Inbox, (consumer, event_id)) is not None
 
 
+def still_to_process(session: Session, consumer: str, events: list[Event]) -> list[Event]:
+    """The events of a batch that ``consumer`` has not processed yet, in their
+    order, each event id once (a message delivered twice may come twice in the
+    same batch): one query for the whole batch.
+
+    Only spares the rendering of what was already done: the claim in
+    :func:`record_documents` is still what makes an event count once (another
+    copy of the service may be handling the same event meanwhile)."""
+    ids = list(dict.fromkeys(event.event_id for event in events))
+    done = set(session.scalars(select(Inbox.event_id).where(
+        Inbox.consumer == consumer, Inbox.event_id.in_(ids)))) if ids else set()
+    fresh, seen = [], set()
+    for event in events:
+        if event.event_id not in done and event.event_id not in seen:
+            seen.add(event.event_id)
+            fresh.append(event)
+    return fresh
+
+
 def new_verification(public_url: str) -> tuple[str, dict]:
     """A fresh verification code and what the renderers print for it."""
     code = verification.new_code()
@@ -101,9 +120,34 @@ class Issued:
     verification_code: str | None
 
 
+def record_batch(session: Session, consumer: str,
+                 batch: list[tuple[Event, list[Issued], str | None, bool]], issued_on: date) -> int:
+    """Record the documents of a batch of events, ``(event, issued, initials,
+    notify)`` each, as :func:`record_documents` would one event at a time, in
+    the caller's transaction; returns how many events were recorded (an event
+    claimed meanwhile by another worker is skipped).
+
+    Why not simply one :func:`record_documents` after the other: each
+    supersession ``UPDATE`` made the session flush the rows added before it,
+    one ``INSERT`` per document and per outbox event. Here nothing is flushed
+    before the commit (all the batch's documents, then its outbox events, go
+    in one multi-row ``INSERT`` each); the ``UPDATE`` runs once per member,
+    kind and year of the batch, and a later document of the same key in the
+    batch supersedes the earlier one in memory, which is what the ``UPDATE``
+    would have done once it was flushed."""
+    latest: dict = {}
+    recorded = 0
+    with session.no_autoflush:
+        for event, issued, initials, notify in batch:
+            if record_documents(session, consumer, event, issued, issued_on, initials,
+                                notify=notify, latest=latest) is not None:
+                recorded += 1
+    return recorded
+
+
 def record_documents(session: Session, consumer: str, event: Event, issued: list[Issued],
-                     issued_on: date, initials: str | None, *, notify: bool = True
-                     ) -> list[str] | None:
+                     issued_on: date, initials: str | None, *, notify: bool = True,
+                     latest: dict | None = None) -> list[str] | None:
     """Record the documents issued because of ``event`` (one inbox claim for all).
 
     The first is the one the member is told about (``notify``), with the titles
@@ -117,7 +161,7 @@ def record_documents(session: Session, consumer: str, event: Event, issued: list
         source = event.event_id if position == 0 else f"{event.event_id}:{item.kind}"
         document = insert_document(session, item, file_number=event.member_id,
                                    correlation_id=event.correlation_id, source_key=source,
-                                   issued_on=issued_on, initials=initials)
+                                   issued_on=issued_on, initials=initials, latest=latest)
         announce(session, document, notify=notify and position == 0,
                  also_issued=[i.title for i in issued[1:]] if position == 0 else [],
                  cause=event)
@@ -127,9 +171,12 @@ def record_documents(session: Session, consumer: str, event: Event, issued: list
 
 def insert_document(session: Session, item: Issued, *, file_number: str, correlation_id: str,
                     source_key: str, issued_on: date, initials: str | None,
-                    supersede: bool = True) -> Document:
+                    supersede: bool = True, latest: dict | None = None) -> Document:
     """Insert the metadata of an issued document; the previous current one of the
-    same member, kind and year (yearly kinds) is marked superseded by it."""
+    same member, kind and year (yearly kinds) is marked superseded by it.
+
+    ``latest`` (see :func:`record_batch`): the documents added so far in this
+    transaction, by member, kind and year, not yet flushed."""
     document = Document(
         id=str(uuid.uuid4()), file_number=file_number, kind=item.kind, title=item.title,
         year=item.year, correlation_id=correlation_id, source_event_id=source_key,
@@ -139,12 +186,20 @@ def insert_document(session: Session, item: Issued, *, file_number: str, correla
                            if item.verification_code else None),
         member_initials=initials)
     if supersede:
-        same_year = (Document.year.is_(None) if item.year is None
-                     else Document.year == item.year)
-        session.execute(update(Document)
-                        .where(Document.file_number == file_number, Document.kind == item.kind,
-                               same_year, Document.superseded_by.is_(None))
-                        .values(superseded_by=document.id))
+        key = (file_number, item.kind, item.year)
+        previous = latest.get(key) if latest is not None else None
+        if previous is not None:  # the current one: the UPDATE below already ran for it
+            previous.superseded_by = document.id
+        else:
+            same_year = (Document.year.is_(None) if item.year is None
+                         else Document.year == item.year)
+            session.execute(update(Document)
+                            .where(Document.file_number == file_number,
+                                   Document.kind == item.kind,
+                                   same_year, Document.superseded_by.is_(None))
+                            .values(superseded_by=document.id))
+        if latest is not None:
+            latest[key] = document
     session.add(document)
     return document
 

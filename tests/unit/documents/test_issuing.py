@@ -239,3 +239,116 @@ def test_one_event_two_documents_one_claim_one_announcement_to_the_member(db):
     assert payloads["regularisation_notice"]["notify"] is False
     assert {e.version for e in events} == {2}
     assert {e.correlation_id for e in events} == {event.correlation_id}
+
+
+# ------------------------------------------------------------- batches of events
+
+def test_still_to_process_drops_processed_events_and_repeats_in_one_query(db):
+    done, fresh, other = recalculated(), recalculated(), recalculated()
+    record(db, done, verification.new_code())
+    queries = []
+    from sqlalchemy import event as sa_event
+    batch = [fresh, done, fresh, other, done]
+    with db.transaction() as session:
+        bind = session.get_bind()
+        listener = lambda *args: queries.append(args[2])  # noqa: E731
+        sa_event.listen(bind, "before_cursor_execute", listener)
+        try:
+            left = issuing.still_to_process(session, issuing.STATEMENT_CONSUMER, batch)
+        finally:
+            sa_event.remove(bind, "before_cursor_execute", listener)
+    assert [e.event_id for e in left] == [fresh.event_id, other.event_id]  # in order, once each
+    assert len(queries) == 1
+    with db.transaction() as session:  # another consumer has processed none of them
+        assert len(issuing.still_to_process(session, "documents.on_schedule_changed", batch)) == 3
+        assert issuing.still_to_process(session, issuing.STATEMENT_CONSUMER, []) == []
+
+
+def test_put_many_stores_each_content_once_and_leaves_no_temporary_file(tmp_path):
+    store = FilesystemStore(tmp_path)
+    contents = [b"%PDF-1.4 one", b"%PDF-1.4 two", b"%PDF-1.4 one"]
+    existing = store.put(b"%PDF-1.4 two")
+    path = tmp_path / existing[:2] / existing[2:4] / existing
+    before = os.stat(path).st_mtime_ns
+    digests = store.put_many(contents)
+    assert digests == [hashlib.sha256(c).hexdigest() for c in contents]
+    assert all(store.get(d) == c for d, c in zip(digests, contents))
+    assert os.stat(path).st_mtime_ns == before  # already there: not rewritten
+    stored = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert sorted(p.name for p in stored) == sorted(set(digests))
+    assert all(not os.stat(p).st_mode & 0o222 for p in stored)
+    assert store.put_many([]) == []
+
+
+def test_put_many_flushes_every_file_before_any_is_at_its_address(tmp_path, monkeypatch):
+    """Durability: nothing is visible at its address (and so nothing can be
+    recorded as stored) before every file of the batch is on disk."""
+    import services.documents.storage as storage
+    store = FilesystemStore(tmp_path)
+    contents = [b"%PDF-1.4 a", b"%PDF-1.4 b", b"%PDF-1.4 c"]
+    synced = []
+
+    def fsync_all(fds):
+        assert not any(store.exists(hashlib.sha256(c).hexdigest()) for c in contents)
+        synced.append(len(fds))
+
+    monkeypatch.setattr(storage, "_fsync_all", fsync_all)
+    store.put_many(contents)
+    assert synced == [3]  # one flush for the batch
+    assert all(store.exists(hashlib.sha256(c).hexdigest()) for c in contents)
+
+
+def test_put_many_failing_to_flush_stores_nothing(tmp_path, monkeypatch):
+    import services.documents.storage as storage
+    store = FilesystemStore(tmp_path)
+
+    def failing(fds):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(storage, "_fsync_all", failing)
+    with pytest.raises(OSError):
+        store.put_many([b"%PDF-1.4 a", b"%PDF-1.4 b"])
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def schedule_event():
+    return parse_event(factories.schedule_changed("1234567", reason="frequency_changed",
+                                                  caused=False))
+
+
+def schedule_issued(sha):
+    return issuing.Issued("payment_schedule", "Échéancier de paiement 2026", 2026, sha, 10,
+                          verification.new_code())
+
+
+def test_record_batch_supersedes_in_order_and_skips_what_was_claimed(db):
+    before = schedule_event()
+    with db.transaction() as session:  # a schedule recorded by an earlier batch
+        issuing.record_documents(session, "documents.on_schedule_changed", before,
+                                 [schedule_issued("0" * 64)], date(2026, 11, 28), "C. M.")
+    first, second, third = schedule_event(), schedule_event(), schedule_event()
+    statement = recalculated()
+    batch = [(first, [schedule_issued("a" * 64)], "C. M.", True),
+             (before, [schedule_issued("f" * 64)], "C. M.", True),  # already claimed: skipped
+             (second, [schedule_issued("b" * 64)], "C. M.", False),
+             (statement, [issuing.Issued("contribution_statement", "Relevé de cotisations 2026",
+                                         2026, "e" * 64, 10, verification.new_code())],
+              "C. M.", True),
+             (third, [schedule_issued("c" * 64)], "C. M.", True)]
+    with db.transaction() as session:
+        assert issuing.record_batch(session, "documents.on_schedule_changed", batch,
+                                    date(2026, 11, 28)) == 4
+    with db.transaction() as session:
+        rows = {d.sha256: d for d in session.scalars(select(Document))}
+        announced = [parse_event(json.loads(r.body)) for r in session.scalars(select(Outbox))]
+    assert set(rows) == {"0" * 64, "a" * 64, "b" * 64, "c" * 64, "e" * 64}
+    # one chain: the earlier batch's, then the batch's in their order; the last is current
+    assert rows["0" * 64].superseded_by == rows["a" * 64].id
+    assert rows["a" * 64].superseded_by == rows["b" * 64].id
+    assert rows["b" * 64].superseded_by == rows["c" * 64].id
+    assert rows["c" * 64].superseded_by is None and rows["e" * 64].superseded_by is None
+    notify = {e.payload["sha256"]: e.payload["notify"] for e in announced}
+    assert notify == {"0" * 64: True, "a" * 64: True, "b" * 64: False, "c" * 64: True,
+                      "e" * 64: True}
+    assert {e.causation_id for e in announced} >= {first.event_id, second.event_id,
+                                                   third.event_id, statement.event_id}
