@@ -8,6 +8,7 @@ import base64
 from datetime import datetime, timezone
 from pathlib import Path
 
+import eventlet
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy, rpc
 from sqlalchemy import text
@@ -110,6 +111,9 @@ class DocumentsService:
             rendered.append((event, member, notify,
                              [(kind, title, year, *self._render(kind, data_of))
                               for kind, title, year, data_of in wanted]))
+            # rendering is CPU on the green hub: let the process's other
+            # workers (RPCs answering the member's pages) in between events
+            eventlet.sleep(0)
         # all on disk (one flush for the batch) before the rows pointing at them
         digests = iter(self.store.put_many([pdf for *_, docs in rendered for *_, pdf in docs]))
         batch = [(event, [issuing.Issued(kind, title, year, next(digests), len(pdf), code)
