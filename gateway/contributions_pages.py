@@ -120,7 +120,8 @@ def set_mandate(ctx, request):
 def _schedules_for(ctx, session) -> dict | None:
     if session["member"]["status"] == "survivor":
         return None
-    overview = ctx.backends.read("contributions", "schedules", session["member"]["file_number"])
+    # the dashboard's one read of contributions (declarations and schedules), shared with the page
+    overview = ctx.backends.read("contributions", "dashboard", session["member"]["file_number"])["schedules"]
     return overview if overview["schedules"] else None
 
 

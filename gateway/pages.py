@@ -117,7 +117,8 @@ def logout(ctx, request):
 
 def home(ctx, request):
     """The dashboard, in as few round trips as the page allows: the session,
-    then declarations, documents and every block side by side, then (only
+    then contributions (declarations and schedules in one RPC), documents and
+    every block side by side, then (only
     when the latest declaration already has its statement) whether the member
     was told. The latest declaration's progress is read off the lists rather
     than asked again (profiled: each RPC costs the gateway, RabbitMQ and the
@@ -129,7 +130,7 @@ def home(ctx, request):
                               file_number)
     pending_blocks = {name: pool.spawn(_optional, load, ctx, session)
                       for name, load in DASHBOARD_BLOCKS.items()}
-    declarations = _optional(ctx.backends.call, "contributions", "list_declarations", file_number)
+    declarations = _optional(_declarations, ctx, file_number)
     documents = pending_docs.wait()
     latest = None
     if declarations and declarations != UNAVAILABLE:
@@ -143,6 +144,12 @@ def home(ctx, request):
                       chart=charts.income_and_contributions(points) if points else None,
                       legend=charts.LEGEND, blocks=blocks, UNAVAILABLE=UNAVAILABLE,
                       **_member_context(session))
+
+
+def _declarations(ctx, file_number: str) -> list:
+    """The member's declarations, from the one dashboard read of contributions
+    (its schedules feed the blocks: ``contributions_pages``)."""
+    return ctx.backends.read("contributions", "dashboard", file_number)["declarations"]
 
 
 def _latest_progress(ctx, file_number: str, declaration: dict, documents):

@@ -150,10 +150,26 @@ def _payments(session: Session, file_number: str, year: int, as_of: date) -> lis
                                 .order_by(Payment.paid_on, Payment.reference)))
 
 
-def schedule_view(session: Session, row: PaymentSchedule, as_of: date) -> dict:
+def _payments_by_year(session: Session, file_number: str, years: list[int],
+                      as_of: date) -> dict[int, list[Payment]]:
+    """The payments of several years in one query (same order as ``_payments``)."""
+    by_year: dict[int, list[Payment]] = {year: [] for year in years}
+    if years:
+        for payment in session.scalars(select(Payment).where(
+                Payment.file_number == file_number, Payment.year.in_(years), Payment.paid_on <= as_of)
+                .order_by(Payment.paid_on, Payment.reference)):
+            by_year[payment.year].append(payment)
+    return by_year
+
+
+def schedule_view(session: Session, row: PaymentSchedule, as_of: date,
+                  payments: list[Payment] | None = None) -> dict:
+    """One year's schedule and status; ``payments`` are that year's payments
+    up to ``as_of`` when the caller already read them."""
     params = parameters.load_parameters(row.year) if row.year in parameters.available_years() else \
         parameters.load_parameters(max(parameters.available_years()))
-    payments = _payments(session, row.file_number, row.year, as_of)
+    if payments is None:
+        payments = _payments(session, row.file_number, row.year, as_of)
     status = schedule.account_status(params, _domain_schedule(row), [p.amount for p in payments], as_of,
                                      row.notice_date)
     late = {l.number: l for l in status.late}
@@ -191,7 +207,9 @@ def schedules(session: Session, file_number: str, as_of: date) -> dict:
     """Every year's schedule with its status, and the member's overall "up to date" status."""
     rows = session.scalars(select(PaymentSchedule).where(PaymentSchedule.file_number == file_number)
                            .order_by(PaymentSchedule.year.desc())).all()
-    years = [schedule_view(session, row, as_of) for row in rows]
+    # every year's payments in one query, not one per year (the dashboard asks this on every page)
+    paid = _payments_by_year(session, file_number, [row.year for row in rows], as_of)
+    years = [schedule_view(session, row, as_of, paid[row.year]) for row in rows]
     late_years = [y["year"] for y in years if not y["status"]["up_to_date"]]
     to_pay = sum((Decimal(y["status"]["to_pay_now"]) for y in years), Decimal("0.00"))
     from . import recovery  # formal notices and payment plans (recovery imports this module)

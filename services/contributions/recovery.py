@@ -137,7 +137,12 @@ def plan_view(plan: PaymentPlan) -> dict:
 
 def member_recovery(session: Session, file_number: str, late_years: dict[int, bool], day: date) -> dict:
     """The active payment plans and unpaid formal notices of the member on ``day``; ``late_years`` maps each
-    scheduled year to whether it has arrears that day."""
+    scheduled year to whether it has arrears that day.
+
+    Only plans and notices of years in arrears count: when no year is, there
+    is nothing to read (most members, on every dashboard)."""
+    if not any(late_years.values()):
+        return {"payment_plans": [], "formal_notices": []}
     plans = session.scalars(select(PaymentPlan).where(PaymentPlan.file_number == file_number,
                                                       PaymentPlan.cancelled_at.is_(None))
                             .order_by(PaymentPlan.agreed_on, PaymentPlan.agreed_at)).all()

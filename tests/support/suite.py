@@ -13,11 +13,14 @@ from urllib.parse import urlparse
 
 import requests
 
+from ops.registry import DATABASE_SERVICES
 from tests.support.databases import DatabaseFactory
 from tests.support.smtp import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("accounts", "contributions", "documents", "notifications")
+# every service with a database, messaging included (left out, it fell back to SQLite in the
+# suite's folder even when the others ran on PostgreSQL)
+SERVICES = DATABASE_SERVICES
 
 
 class RunningSuite:

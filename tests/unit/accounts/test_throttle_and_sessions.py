@@ -157,3 +157,22 @@ def test_purge_forgets_old_unlocked_rows_only(accounts_db):
         throttle.purge(session)
     with accounts_db.transaction() as session:
         assert session.scalars(select(LoginThrottle.file_number)).all() == ["2222222"]
+
+
+def test_a_page_reads_its_session_and_member_in_one_query(accounts_db):
+    from sqlalchemy import event
+    token = login(accounts_db)["token"]
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+    event.listen(accounts_db.engine, "before_cursor_execute", record)
+    try:
+        with accounts_db.transaction() as session:
+            resolved = authentication.resolve(session, token)
+    finally:
+        event.remove(accounts_db.engine, "before_cursor_execute", record)
+    assert resolved["member"]["file_number"] == "1234567" and resolved["csrf_token"]
+    assert len(statements) == 1 and "JOIN" in statements[0].upper()
+    with accounts_db.transaction() as session:
+        assert authentication.resolve(session, token + "x") is None

@@ -1,0 +1,89 @@
+"""``payments.schedules`` (asked by every dashboard) reads every year's payments
+in one query, and reads payment plans and formal notices only when a year is
+in arrears; its answer is the same as each year's own view."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event
+
+from carpimko.db import Database
+from carpimko.events import parse_event
+from services.contributions import declarations, payments
+from services.contributions.models import Contributor, Payment
+
+MEMBER = "1234567"
+
+
+@pytest.fixture
+def db(databases):
+    database = Database(databases.url("contributions"), pool_size=2)
+    with database.transaction() as session:
+        session.add(Contributor(file_number=MEMBER, profession="infirmier", conventionne=True,
+                                affiliation_date=date(2010, 1, 1)))
+    yield database
+    database.dispose()
+
+
+def declare(db, year, income, as_of, minute):
+    from tests.support import factories
+    body = factories.income_declared(MEMBER, year=year, income=income, conventioned=income)
+    body["payload"]["declared_at"] = (datetime(2026, 1, 1, tzinfo=timezone.utc)
+                                      + timedelta(minutes=minute)).isoformat()
+    with db.transaction() as session:
+        declarations.assess_declared_income(session, parse_event(body), as_of=as_of)
+
+
+def pay(db, reference, year, amount, paid_on):
+    with db.transaction() as session:
+        session.add(Payment(reference=reference, file_number=MEMBER, year=year, amount=Decimal(amount),
+                            paid_on=paid_on, source="bank", recorded_at=datetime.now(timezone.utc)))
+
+
+def read(db, day):
+    """schedules() as of ``day``, and the SELECT statements it ran."""
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.transaction() as session:
+            view = payments.schedules(session, MEMBER, day)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    return view, statements
+
+
+def test_every_years_payments_in_one_query_and_no_recovery_reads_when_up_to_date(db):
+    declare(db, 2025, "30000.00", date(2025, 1, 1), 1)
+    declare(db, 2026, "40000.00", date(2026, 1, 1), 2)
+    day = date(2026, 1, 20)
+    with db.transaction() as session:
+        dues = {y: [i for i in payments.get_schedule(session, MEMBER, y, day)["instalments"]
+                    if i["due_date"] <= day.isoformat()] for y in (2025, 2026)}
+    for year, due in dues.items():  # everything due so far is paid: up to date
+        for n, instalment in enumerate(due):
+            pay(db, f"{year}-{n}", year, instalment["amount"], date.fromisoformat(instalment["due_date"]))
+    pay(db, "later", 2026, "10.00", date(2026, 3, 1))  # after the day: not counted
+
+    view, statements = read(db, day)
+    assert view["up_to_date"] and view["reason"] == "up_to_date"
+    assert [y["year"] for y in view["schedules"]] == [2026, 2025]
+    with db.transaction() as session:  # the same as each year's own view (its own payments query)
+        assert view["schedules"] == [payments.get_schedule(session, MEMBER, y, day) for y in (2026, 2025)]
+    assert sum(len(dues[y]) for y in dues) == sum(len(y["payments"]) for y in view["schedules"])
+    assert sum(" payments" in s for s in statements) == 1
+    assert not any("payment_plans" in s or "formal_notices" in s for s in statements)
+    assert len(statements) == 3  # schedules, their instalments, the payments
+
+
+def test_plans_and_notices_are_read_when_a_year_is_late(db):
+    declare(db, 2026, "40000.00", date(2026, 1, 1), 1)
+    view, statements = read(db, date(2026, 4, 20))
+    assert not view["up_to_date"] and view["reason"] == "arrears"
+    assert any("payment_plans" in s for s in statements)
+    assert any("formal_notices" in s for s in statements)
