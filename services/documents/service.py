@@ -14,6 +14,7 @@ from nameko.rpc import RpcProxy, rpc
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from carpimko import contacts
 from carpimko import rpc as rpc_client
 from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
@@ -27,7 +28,6 @@ from .storage import DocumentStore, FilesystemStore
 
 SCHEDULE_CONSUMER = "documents.on_schedule_changed"
 CERTIFICATE_CONSUMER = "documents.issue_contributions_certificate"
-CONTACTS_PER_CALL = 500  # what accounts' contact_details_many answers at most
 
 
 class DocumentsService:
@@ -102,7 +102,8 @@ class DocumentsService:
             events = issuing.still_to_process(session, consumer, events)
         if not events:
             return
-        members = self._members([event.member_id for event in events])
+        members = contacts.of_members(self.accounts, [event.member_id for event in events],
+                                      timeout=self.config.get("RPC_TIMEOUT"))
         issued_on = datetime.now(timezone.utc).date()
         rendered = []  # (event, member, notify, [(kind, title, year, code, pdf)])
         for event in events:
@@ -162,22 +163,6 @@ class DocumentsService:
     def _member(self, file_number):
         return rpc_client.call(self.accounts, "accounts", "contact_details", file_number,
                                timeout=self.config.get("RPC_TIMEOUT"))
-
-    def _members(self, file_numbers) -> dict:
-        """``{file_number: contact details}`` of a batch's members: one
-        ``contact_details_many`` call (per 500 members, what accounts answers
-        at most); a member missing from the answer is asked alone, so an
-        unknown member fails as it always did."""
-        wanted = list(dict.fromkeys(file_numbers))
-        found = {}
-        for start in range(0, len(wanted), CONTACTS_PER_CALL):
-            found.update(rpc_client.call(self.accounts, "accounts", "contact_details_many",
-                                         wanted[start:start + CONTACTS_PER_CALL],
-                                         timeout=self.config.get("RPC_TIMEOUT")))
-        for file_number in wanted:
-            if file_number not in found:
-                found[file_number] = self._member(file_number)
-        return found
 
     def _render_and_store(self, kind, title, year, data_of) -> issuing.Issued:
         """Render ``kind`` with a fresh verification code and store its content

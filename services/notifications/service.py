@@ -17,6 +17,7 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import text
 
+from carpimko import contacts as contact_details
 from carpimko import rpc as rpc_client
 from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
@@ -74,25 +75,14 @@ class NotificationsService:
         announced = [e for e in fresh if delivering.to_announce(e)]
         if not announced:
             return
-        contacts = self._contact_details(sorted({e.member_id for e in announced}))
+        contacts = contact_details.of_members(self.accounts, sorted({e.member_id for e in announced}),
+                                               timeout=self.config.get("RPC_TIMEOUT"))
         try:
             with mailer.SmtpSession(mailer.SmtpSettings.from_config(self.config)) as smtp:
                 for event in announced:
                     self._announce(event, contacts[event.member_id], smtp)
         finally:
             self.outbox.nudge()  # once for the batch: every delivery committed so far
-
-    def _contact_details(self, members: list[str]) -> dict:
-        """Every member's contact details in one RPC (500 at most per call); a
-        member missing from the answer is asked alone, which fails as before."""
-        found: dict = {}
-        for start in range(0, len(members), 500):
-            found.update(self._call(self.accounts, "accounts", "contact_details_many",
-                                    members[start:start + 500]))
-        for member in members:
-            if member not in found:
-                found[member] = self._call(self.accounts, "accounts", "contact_details", member)
-        return found
 
     def _announce(self, event, contact, smtp):
         channel = channels.choose_channel(contact)

@@ -9,7 +9,7 @@ from kombu import Connection, Queue
 
 from carpimko import broker
 from carpimko.broker import EventPublisher
-from tests.support import factories
+from tests.support import bus, factories
 
 
 def _bound_queue(amqp_uri, name, **arguments):
@@ -21,18 +21,7 @@ def _bound_queue(amqp_uri, name, **arguments):
 
 
 def _drain(amqp_uri, name):
-    out = []
-    with Connection(amqp_uri) as conn:
-        queue = conn.SimpleQueue(Queue(name, no_declare=True))
-        while True:
-            try:
-                message = queue.get(block=True, timeout=1)
-            except queue.Empty:
-                break
-            out.append(message)
-            message.ack()
-        queue.close()
-    return out
+    return bus.drain(amqp_uri, Queue(name, no_declare=True), wait=1)
 
 
 def test_a_batch_arrives_whole_in_order_with_trace_headers(rabbit_config):

@@ -63,13 +63,18 @@ def publish_raw(amqp_uri: str, body, routing_key: str) -> None:
 
 def dead_letters(amqp_uri: str, event_type: str, service: str, method: str) -> list:
     """Messages in a subscription's .dlq (consumed: the test owns its vhost)."""
-    name = broker.dead_letter_queue_name(broker.queue_name(event_type, service, method))
+    return drain(amqp_uri, broker.dead_letter_queue_name(broker.queue_name(event_type, service, method)))
+
+
+def drain(amqp_uri: str, queue, wait: float | None = None) -> list:
+    """Every message in ``queue`` (a name, or a kombu Queue), consumed and acked;
+    ``wait``: how long to wait for one more before stopping (None: not at all)."""
     out = []
     with Connection(amqp_uri) as conn:
-        queue = conn.SimpleQueue(name)
+        queue = conn.SimpleQueue(queue)
         while True:
             try:
-                message = queue.get(block=False)
+                message = queue.get(block=wait is not None, timeout=wait)
             except queue.Empty:
                 break
             out.append(message)
