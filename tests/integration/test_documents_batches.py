@@ -13,14 +13,13 @@ from datetime import date, datetime, timezone
 
 import pytest
 from nameko.rpc import rpc
-from sqlalchemy import select
 
 from carpimko.db import Database
 from services.accounts.domain.passwords import hash_password
 from services.accounts.models import Member
 from services.accounts.service import AccountsService
-from services.documents.models import Document
 from services.documents.service import DocumentsService
+from tests.integration.test_documents_chain import documents
 from tests.support import bus, factories
 from tests.support.waiting import wait_for
 
@@ -54,14 +53,6 @@ def add_members(url: str, numbers: list[str]) -> None:
                 address_line2=None, postcode="75002", city="Paris", country="France",
                 password_hash=password_hash, created_at=datetime.now(timezone.utc)))
     db.dispose()
-
-
-def documents(config) -> list[Document]:
-    db = Database(config["DATABASE_URL"], pool_size=1)
-    with db.transaction() as session:
-        rows = session.scalars(select(Document).order_by(Document.created_at)).all()
-    db.dispose()
-    return rows
 
 
 def contact_rpcs() -> int:
