@@ -54,12 +54,52 @@ def percentile(values, q):
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def _count(folder: Path, pattern: str) -> int:
-    return sum(1 for _ in folder.rglob(pattern)) if folder.exists() else 0
+def _count(folder: Path, suffix: str) -> int:
+    """Files ending in ``suffix`` under ``folder``. ``os.walk`` (scandir, names
+    only): ``Path.rglob`` cost about 10 ms of CPU per call at 3,000 emails, on
+    the same two cores as the suite being measured."""
+    return sum(1 for _, _, names in os.walk(folder) for name in names if name.endswith(suffix))
+
+
+class MailFolder:
+    """The SMTP server's folder, watched for new emails cheaply.
+
+    Why not list it every few milliseconds: after the campaign it holds
+    thousands of emails, and globbing them 200 times a second took about a
+    core of the two the suite runs on, slowing down the very chain whose
+    latency was measured. The folder is listed again only when its mtime
+    changes (or 50 ms went by: an mtime can stay the same for two files
+    written within one clock tick), names only."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.seen = self._names()
+        self._mtime, self._listed = None, 0.0
+
+    def _names(self) -> set[str]:
+        try:
+            with os.scandir(self.folder) as entries:
+                return {entry.name for entry in entries if entry.name.endswith(".eml")}
+        except FileNotFoundError:
+            return set()
+
+    def new_emails(self) -> list[Path]:
+        try:
+            mtime = os.stat(self.folder).st_mtime_ns
+        except FileNotFoundError:
+            return []
+        now = time.monotonic()
+        if mtime == self._mtime and now - self._listed < 0.05:
+            return []
+        self._mtime, self._listed = mtime, now
+        names = self._names()
+        fresh = names - self.seen
+        self.seen = names
+        return [self.folder / name for name in sorted(fresh)]
 
 
 def notified(suite: RunningSuite) -> int:
-    return _count(suite.data_dir / "mail", "*.eml") + _count(suite.data_dir / "letters", "*.pdf")
+    return _count(suite.data_dir / "mail", ".eml") + _count(suite.data_dir / "letters", ".pdf")
 
 
 def broker_messages(suite: RunningSuite) -> int:
@@ -157,20 +197,17 @@ def latency(suite: RunningSuite, members: list[str], rate: float, seconds: float
     wanted = [m for m in members if population.email_of(m)][: int(rate * seconds)]
     published: dict[str, float] = {}
     arrived: dict[str, float] = {}
-    mail_dir = suite.data_dir / "mail"
+    mail = MailFolder(suite.data_dir / "mail")
     done = threading.Event()
 
     def watch():
-        seen = set(p.name for p in mail_dir.glob("*.eml")) if mail_dir.exists() else set()
         while not done.is_set():
-            if mail_dir.exists():
-                for path in mail_dir.glob("*.eml"):
-                    if path.name not in seen:
-                        now = time.monotonic()
-                        seen.add(path.name)
-                        with open(path, "rb") as fh:
-                            to = email.message_from_binary_file(fh)["To"] or ""
-                        arrived.setdefault(to.split("@")[0].lstrip("m"), now)
+            paths = mail.new_emails()
+            now = time.monotonic()
+            for path in paths:
+                with open(path, "rb") as fh:
+                    to = email.message_from_binary_file(fh)["To"] or ""
+                arrived.setdefault(to.split("@")[0].lstrip("m"), now)
             time.sleep(0.005)
 
     watcher = threading.Thread(target=watch, daemon=True)
