@@ -176,6 +176,11 @@ def check_csrf(request, session: dict) -> None:
     sent = request.form.get("csrf_token", "")
     if not session or not hmac.compare_digest(sent.encode(), session["csrf_token"].encode()):
         raise Forbidden("missing or wrong CSRF token", {})
+    for name, value in request.form.items(multi=True):
+        if _unstorable_text(value) or _unstorable_text(name):  # never typed: a crafted form
+            raise InvalidRequest("form holds text that cannot be stored", {
+                name if not _unstorable_text(name) else "_body":
+                    ["not valid text (a NUL character or a lone surrogate escape)"]})
 
 
 def check_origin(request) -> None:
@@ -203,4 +208,36 @@ def json_body(request) -> dict:
         raise InvalidRequest("body is not valid JSON", {"_body": ["invalid JSON"]}) from None
     if not isinstance(data, dict):
         raise InvalidRequest("body must be a JSON object", {"_body": ["must be an object"]})
+    where = _unstorable_text(data)
+    if where is not None:
+        raise InvalidRequest("body holds text that cannot be stored",
+                             {where: ["not valid text (a NUL character or a lone surrogate escape)"]})
     return data
+
+
+def _unstorable_text(value, where: str = "_body") -> str | None:
+    """Where ``value`` holds a string no service can store, if anywhere (the
+    field's name, dotted below the top level).
+
+    Why: JSON may escape a NUL character (``"\\u0000"``), which PostgreSQL
+    refuses in any text column, or half of a UTF-16 pair (``"\\ud800"``),
+    which Python decodes to a string no database, broker or mail server can
+    encode. Either would fail deep in a service as a 500 instead of here as a
+    400 naming the field; no field of this API has a use for them."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return where
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where
+        return None
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and _unstorable_text(key):
+            return where  # the name itself cannot be shown: its parent's
+        found = _unstorable_text(item, str(key) if where == "_body" else f"{where}.{key}")
+        if found:
+            return found
+    return None
