@@ -190,3 +190,47 @@ def test_a_document_that_cannot_be_drawn_as_issued_is_a_clear_error(suite, caplo
     assert api.status_code == 500 and api.json()["error"]["code"] == "document_unavailable"
     assert "issued for layout 2020.1" in caplog.text
     assert stored_files(config) == []
+
+
+
+def test_documents_issued_before_the_migration_keep_their_stored_pdf(container_factory, make_config,
+                                                                      databases):
+    """A database at 0003 with a document rendered at issue, then migrated: it is
+    served from its stored copy, never redrawn; a downgrade with unread documents
+    is refused rather than losing them."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from carpimko import migrations
+    from services.documents.storage import FilesystemStore
+
+    url = databases.url("documents", migrate=False)
+    migrations.upgrade("documents", url, "0003")
+    config = make_config("documents")
+    assert config["DATABASE_URL"] == url
+    pdf = b"%PDF-1.4 an old statement, rendered at issue\n%%EOF\n"
+    digest = FilesystemStore(Path(config["DATA_DIR"]) / "documents").put(pdf)
+    old_id = str(uuid.uuid4())
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO documents (id, file_number, kind, title, year, correlation_id, "
+            "source_event_id, sha256, size, media_type, issued_on, created_at) VALUES "
+            "(:id, '1234567', 'contribution_statement', 'Relevé de cotisations 2025', 2025, "
+            "'c-old', 'e-old', :sha256, :size, 'application/pdf', '2025-11-28', "
+            "'2025-11-28 10:00:00+00')"), {"id": old_id, "sha256": digest, "size": len(pdf)})
+    engine.dispose()
+    migrations.upgrade("documents", url)
+    accounts = make_config("accounts")
+    factories.add_member(accounts["DATABASE_URL"], "1234567", first_name="Claire",
+                         last_name="Martin")
+    container_factory(AccountsService, accounts).start()
+    container_factory(DocumentsService, config).start()
+    with ServiceRpcProxy("documents", config) as rpc:
+        old = rpc.get_content("1234567", old_id)
+        assert base64.b64decode(old["content_base64"]) == pdf and old["sha256"] == digest
+        assert rpc.render_pending(10) == 0
+    bus.publish(config["AMQP_URI"], factories.contributions_recalculated("1234567"))
+    wait_for(lambda: len(documents(config)) == 2)
+    with pytest.raises(RuntimeError, match="1 documents are not rendered yet"):
+        command.downgrade(migrations.alembic_config("documents", url), "0003")
