@@ -265,7 +265,9 @@ class DocumentsService:
     def verify(self, code):
         """Public verification of a document by the code printed on it: issuer-side
         facts only (kind, title, issue date, member's initials, SHA-256); the same
-        shape and work for an unknown code (``found`` False)."""
+        shape and work for an unknown code (``found`` False). A genuine code of a
+        document never read yet draws and stores it first (its SHA-256 is that of
+        the original); the gateway's minimum answer time covers the drawing."""
         with self.db.transaction() as session:
             result, doc = issuing.verify_document(session, code)
             pending = deferred.Pending.of(doc) if doc is not None else None

@@ -154,3 +154,9 @@ def test_nameko_config_for_a_service_and_extras(env, tmp_path):
     assert cfg["MAX_ATTEMPTS"] == 1  # extras win
     assert cfg["EXTRA"] == "x"
     assert cfg["AMQP_URI"] == s.amqp_uri
+
+
+def test_the_verification_key_reaches_the_services_config(env, tmp_path):
+    assert config.load().nameko_config()["VERIFICATION_KEY"] == ""  # unset: documents refuses to start
+    env.setenv("CARPIMKO_VERIFICATION_KEY", "a long random secret")
+    assert config.load().nameko_config("documents")["VERIFICATION_KEY"] == "a long random secret"
