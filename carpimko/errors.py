@@ -44,6 +44,13 @@ class Conflict(CarpimkoError):
     """The request contradicts the current state (HTTP 409)."""
 
 
+@deserialize_to_instance
+class DocumentUnavailable(CarpimkoError):
+    """A document exists but cannot be given now: its first rendering failed
+    (data the renderer refuses, a layout or key it was not issued under).
+    HTTP 500: nothing the reader can fix; the documents service logged why."""
+
+
 class ServiceUnavailable(CarpimkoError):
     """A service did not answer in time (HTTP 503). Raised locally only."""
 

@@ -167,6 +167,16 @@ class DocumentGeneratedV2(DocumentGeneratedV1):
                               required=True)
 
 
+class DocumentGeneratedV3(DocumentGeneratedV2):
+    """V2, but ``sha256`` may be null: the documents of the chain are rendered
+    the first time someone reads them, not at issue, so the hash of their
+    content is not known yet when they are announced (the documents service
+    answers it once known: list_documents, verify). No consumer needs it."""
+
+    sha256 = fields.String(load_default=None, allow_none=True,
+                           validate=validate.Length(equal=64))
+
+
 class NotificationSentV1(Schema):
     notification_id = fields.UUID(required=True)
     channel = fields.String(required=True, validate=validate.OneOf(["email", "post"]))
@@ -337,6 +347,7 @@ CONTRACTS: dict[tuple[str, int], type[Schema]] = {
     ("contributions_recalculated", 2): ContributionsRecalculatedV2,
     ("document_generated", 1): DocumentGeneratedV1,
     ("document_generated", 2): DocumentGeneratedV2,
+    ("document_generated", 3): DocumentGeneratedV3,
     ("notification_sent", 1): NotificationSentV1,
     ("notification_failed", 1): NotificationFailedV1,
     ("email_bounced", 1): EmailBouncedV1,

@@ -24,6 +24,9 @@ sys.path.insert(0, str(ROOT))
 from carpimko import broker, config, migrations  # noqa: E402
 from ops.registry import DATABASE_SERVICES  # noqa: E402
 
+# the development verification key of `make run` (see carpimko/config.py): never in production
+DEV_VERIFICATION_KEY = "carpimko-development-verification-key"
+
 RABBIT_HELP = ("start it with `rabbitmq-server -detached` (or `sudo systemctl start rabbitmq-server`); "
                "install it with `sudo apt-get install rabbitmq-server`; or point "
                "CARPIMKO_AMQP_URI at a running broker")
@@ -48,6 +51,9 @@ class Suite:
             os.environ["CARPIMKO_FRANCECONNECT_ISSUER"] = f"http://127.0.0.1:{self.franceconnect_port}/api/v2"
             os.environ["CARPIMKO_FRANCECONNECT_CLIENT_ID"] = franceconnect_dev.CLIENT_ID
             os.environ["CARPIMKO_FRANCECONNECT_CLIENT_SECRET"] = franceconnect_dev.CLIENT_SECRET
+        # development only: the documents' verification key (production sets its own secret)
+        if not os.environ.get("CARPIMKO_VERIFICATION_KEY"):
+            os.environ["CARPIMKO_VERIFICATION_KEY"] = DEV_VERIFICATION_KEY
 
     def prepare(self) -> None:
         reason = broker.check_broker(self.settings.amqp_uri)

@@ -128,8 +128,10 @@ class DocumentSchema(_Out):
     year = fields.Integer(required=True, allow_none=True)
     issued_on = fields.Date(required=True)
     created_at = fields.DateTime(required=True)
-    sha256 = fields.String(required=True)
-    size = fields.Integer(required=True)
+    sha256 = fields.String(required=True, allow_none=True, metadata={
+        "description": "null until the document is first read (it is rendered then)"})
+    size = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "bytes; null until the document is first read"})
     media_type = fields.String(required=True)
     superseded = fields.Boolean(required=True)
     content_url = fields.String(required=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.wrappers import Response
 
-from carpimko.errors import CarpimkoError, Conflict, InvalidRequest, NotFound, ServiceUnavailable, Unauthorized
+from carpimko.errors import (CarpimkoError, Conflict, DocumentUnavailable, InvalidRequest, NotFound,
+                             ServiceUnavailable, Unauthorized)
 
 from . import messages
 from .formatting import FILTERS
@@ -63,6 +64,7 @@ STATUS = [
     (UnsupportedMediaType, 415, "unsupported_media_type"),
     (TooManyRequests, 429, "too_many_requests"),
     (ServiceUnavailable, 503, "service_unavailable"),
+    (DocumentUnavailable, 500, "document_unavailable"),
 ]
 
 

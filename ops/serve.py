@@ -46,6 +46,11 @@ def serve(name: str) -> int:
     logs.setup(name)
     stop_profiling = _profiler(name)
     settings = config.load()
+    if name == "documents" and not settings.verification_key:
+        log.error("CARPIMKO_VERIFICATION_KEY is not set: the documents service derives the "
+                  "verification codes of its documents from it (a long random secret, the "
+                  "same for every copy, never changed while documents are unread)")
+        return 2
     db_service = name if name != "gateway" else None
     runner = ServiceRunner(settings.nameko_config(db_service))
     runner.add_service(service_class(name))

@@ -109,15 +109,20 @@ def record_document(session: Session, consumer: str, event: Event, *, kind: str,
 
 @dataclass(frozen=True)
 class Issued:
-    """One rendered and stored document, ready to be recorded. ``sha256`` None:
-    the content is not kept (a letter carrying a secret), see ``LETTERS``."""
+    """One document ready to be recorded: rendered and stored, or (``snapshot``
+    set, see ``deferred``) to be rendered on first read, its ``document_id``
+    chosen already. ``sha256`` None without a snapshot: the content is not
+    kept (a letter carrying a secret), see ``LETTERS``."""
 
     kind: str
     title: str
     year: int | None
     sha256: str | None
-    size: int
+    size: int | None
     verification_code: str | None
+    document_id: str | None = None
+    snapshot: dict | None = None
+    layout_version: str | None = None
 
 
 def record_batch(session: Session, consumer: str,
@@ -178,13 +183,13 @@ def insert_document(session: Session, item: Issued, *, file_number: str, correla
     ``latest`` (see :func:`record_batch`): the documents added so far in this
     transaction, by member, kind and year, not yet flushed."""
     document = Document(
-        id=str(uuid.uuid4()), file_number=file_number, kind=item.kind, title=item.title,
+        id=item.document_id or str(uuid.uuid4()), file_number=file_number, kind=item.kind, title=item.title,
         year=item.year, correlation_id=correlation_id, source_event_id=source_key,
         sha256=item.sha256, size=item.size, media_type="application/pdf", issued_on=issued_on,
         created_at=datetime.now(timezone.utc),
         verification_hash=(verification.code_hash(verification.canonical(item.verification_code))
                            if item.verification_code else None),
-        member_initials=initials)
+        member_initials=initials, snapshot=item.snapshot, layout_version=item.layout_version)
     if supersede:
         key = (file_number, item.kind, item.year)
         previous = latest.get(key) if latest is not None else None
@@ -206,7 +211,8 @@ def insert_document(session: Session, item: Issued, *, file_number: str, correla
 
 def announce(session: Session, document: Document, *, notify: bool, also_issued: list[str],
              cause: Event | None = None) -> None:
-    """Stage ``document_generated`` (V2) for ``document`` in the outbox."""
+    """Stage ``document_generated`` (V3) for ``document`` in the outbox: its
+    ``sha256`` is None when it is rendered on first read."""
     outbox.add(session, Outbox, new_event(
         "document_generated",
         {"document_id": document.id, "kind": document.kind, "title": document.title,
@@ -284,19 +290,29 @@ def documents_for_correlation(session: Session, file_number: str, correlation_id
 
 
 def get_document(session: Session, file_number: str, document_id: str) -> Document:
+    """The member's document, with content (stored, or to render on first
+    read); NotFound otherwise (a letter whose content is not kept)."""
     doc = session.get(Document, document_id)
-    if doc is None or doc.file_number != file_number or doc.sha256 is None:
+    if doc is None or doc.file_number != file_number or (doc.sha256 is None
+                                                         and doc.snapshot is None):
         raise NotFound("unknown document", {})
     return doc
 
 
 def verify(session: Session, code: str) -> dict:
+    """See :func:`verify_document` (without the document)."""
+    return verify_document(session, code)[0]
+
+
+def verify_document(session: Session, code: str) -> tuple[dict, Document | None]:
     """What the public verification page shows for ``code``.
 
     Always the same work and the same shape, whether the code is genuine,
     unknown or malformed: hash it, look the hash up (unique index), answer
     ``{"found", "kind", "title", "issued_on", "initials", "sha256", "superseded"}``
-    (None values when not found). Nothing else about the member.
+    (None values when not found). Nothing else about the member. Also the
+    document found, if any (its ``sha256`` is None until it is first read:
+    the caller renders it first, see ``deferred``).
     """
     canonical = verification.canonical(code)
     digest = verification.code_hash(canonical)
@@ -310,7 +326,7 @@ def verify(session: Session, code: str) -> dict:
         "initials": doc.member_initials if found else None,
         "sha256": doc.sha256 if found else None,
         "superseded": (doc.superseded_by is not None) if found else None,
-    }
+    }, (doc if found else None)
 
 
 # -- career statement (issue #6) ----------------------------------------------------------------------------------

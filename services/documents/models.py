@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Index, Integer, String
+from sqlalchemy import JSON, Date, DateTime, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from carpimko.inbox import InboxMixin
@@ -35,9 +35,10 @@ class Document(Base):
     year: Mapped[int | None] = mapped_column(Integer, nullable=True)
     correlation_id: Mapped[str] = mapped_column(String(64), index=True)
     source_event_id: Mapped[str] = mapped_column(String(64), unique=True)
-    # None: the content is not kept (a letter carrying a one-time code)
+    # None: the content is not kept (a letter carrying a one-time code), or not
+    # rendered yet (``snapshot`` set: rendered and stored on first read)
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     media_type: Mapped[str] = mapped_column(String(60), default="application/pdf")
     issued_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -46,6 +47,12 @@ class Document(Base):
     verification_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # what the public verification page may show of the member ("C. M.")
     member_initials: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # documents rendered on first read (see ``deferred``): the renderer's data
+    # as issued, written once ({"public_url": ..., "data": {...}}, without the
+    # verification code), and the LAYOUT_VERSION they are to be drawn with;
+    # None for documents rendered at issue
+    snapshot: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    layout_version: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
     __table_args__ = (Index("ix_documents_member", "file_number", "created_at"),
                       Index("ux_documents_verification_hash", "verification_hash", unique=True))

@@ -21,8 +21,8 @@ from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.errors import InvalidRequest, PermanentFailure
 from carpimko.handlers import batch_event_handler, reliable_event_handler
 
-from . import issuing, letters, rendering, sources
-from .models import Outbox
+from . import deferred, issuing, letters, rendering, sources
+from .models import Document, Outbox
 from .storage import DocumentStore, FilesystemStore
 
 
@@ -79,25 +79,25 @@ class DocumentsService:
                 sources.schedule_notified(event))
 
     def _issue_for_events(self, consumer, events, documents_of):
-        """Issue the documents of a batch of events for ``consumer``.
+        """Issue the documents of a batch of events for ``consumer``, to be
+        rendered on first read (see ``deferred``: metadata, a data snapshot
+        checked by the renderer's data checks, the hash of a derived
+        verification code; no drawing, no file).
 
         Why this shape: per event, the worker, the transactions and the RPC
-        cost more CPU than the rendering. So, per batch: one query drops the
-        events already processed (and an event delivered twice in the batch),
-        one RPC fetches the members' contact details, each document is
-        rendered as one event alone would have it (its own verification
-        code), the batch's files are stored with one flush to disk, and only
-        then one transaction records them all with their inbox claims and
-        outbox events (a claim lost to another copy of the service skips
-        that event). ``documents_of(event, member, issued_on)`` gives the
+        cost more CPU than the documents themselves. So, per batch: one
+        query drops the events already processed (and an event delivered
+        twice in the batch), one RPC fetches the members' contact details,
+        each document is prepared as one event alone would have it, and one
+        transaction records them all with their inbox claims and outbox
+        events (a claim lost to another copy of the service skips that
+        event). ``documents_of(event, member, issued_on)`` gives the
         ``(kind, title, year, data_of)`` of the event's documents, the first
         one announced to the member, and whether it is (``notify``).
 
-        Anything that fails (an unknown member, a document that cannot be
-        rendered: PermanentFailure) fails the batch; the batch handler then
-        handles each event alone, so only that event is retried or
-        dead-lettered. Files written for the others meanwhile are
-        content-addressed and harmless."""
+        Anything that fails (an unknown member, data the renderer refuses:
+        PermanentFailure) fails the batch; the batch handler then handles
+        each event alone, so only that event is retried or dead-lettered."""
         with self.db.transaction() as session:
             events = issuing.still_to_process(session, consumer, events)
         if not events:
@@ -105,26 +105,48 @@ class DocumentsService:
         members = contacts.of_members(self.accounts, [event.member_id for event in events],
                                       timeout=self.config.get("RPC_TIMEOUT"))
         issued_on = datetime.now(timezone.utc).date()
-        rendered = []  # (event, member, notify, [(kind, title, year, code, pdf)])
+        key, public_url = self.verification_key, self.public_url
+        batch = []
         for event in events:
             member = members[event.member_id]
             wanted, notify = documents_of(event, member, issued_on)
-            rendered.append((event, member, notify,
-                             [(kind, title, year, *self._render(kind, data_of))
-                              for kind, title, year, data_of in wanted]))
-            # rendering is CPU on the green hub: let the process's other
-            # workers (RPCs answering the member's pages) in between events
-            eventlet.sleep(0)
-        # all on disk (one flush for the batch) before the rows pointing at them
-        digests = iter(self.store.put_many([pdf for *_, docs in rendered for *_, pdf in docs]))
-        batch = [(event, [issuing.Issued(kind, title, year, next(digests), len(pdf), code)
-                          for kind, title, year, code, pdf in docs],
-                  issuing.member_initials(member), notify)
-                 for event, member, notify, docs in rendered]
+            issued = []
+            for kind, title, year, data_of in wanted:
+                try:
+                    issued.append(deferred.issue(kind, title, year, data_of, key, public_url))
+                except ValueError as exc:  # the event's data can never make this document
+                    raise PermanentFailure(f"cannot render the {kind}: {exc}") from exc
+            batch.append((event, issued, issuing.member_initials(member), notify))
         with self.db.transaction() as session:
             recorded = issuing.record_batch(session, consumer, batch, issued_on)
         if recorded:
             self.outbox.nudge()
+
+    @property
+    def verification_key(self) -> bytes:
+        """The secret the verification codes of documents rendered on first
+        read are derived from (``CARPIMKO_VERIFICATION_KEY``): required; it
+        must not change while documents issued under it are unrendered."""
+        key = self.config.get("VERIFICATION_KEY")
+        if not key:
+            raise RuntimeError("CARPIMKO_VERIFICATION_KEY is not set (the documents service "
+                               "derives verification codes from it)")
+        return key.encode("utf-8")
+
+    def _content(self, view: dict, pending) -> bytes:
+        """The document's content: the stored copy, or (``pending``: never read
+        yet) rendered now, stored, and its hash and size recorded; ``view``
+        gets them."""
+        if pending is None:
+            return self.store.get(view["sha256"])
+        pdf = deferred.render(pending, self.verification_key)
+        sha256 = self.store.put(pdf)
+        with self.db.transaction() as session:
+            recorded = deferred.record_rendered(session, pending.id, sha256, len(pdf))
+        if recorded != sha256:  # cannot happen while rendering is deterministic
+            pdf = self.store.get(recorded)
+        view.update(sha256=recorded, size=len(pdf))
+        return pdf
 
     @rpc
     def issue_contributions_certificate(self, file_number, year, request_id):
@@ -216,17 +238,46 @@ class DocumentsService:
         """The document's metadata and its content, base64-encoded."""
         with self.db.transaction() as session:
             doc = issuing.get_document(session, file_number, document_id)
-            view = issuing.document_view(doc)
-        view["content_base64"] = base64.b64encode(self.store.get(doc.sha256)).decode("ascii")
+            view, pending = issuing.document_view(doc), deferred.Pending.of(doc)
+        view["content_base64"] = base64.b64encode(self._content(view, pending)).decode("ascii")
         return view
+
+    @rpc
+    def render_pending(self, limit=100):
+        """Render and store up to ``limit`` issued documents never read yet
+        (oldest first); how many. Run until 0 before deploying a change of
+        ``rendering.LAYOUT_VERSION``: a document is only ever drawn by the
+        layout version it was issued under."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidRequest("invalid limit", {"limit": ["an integer from 1 to 10000"]})
+        with self.db.transaction() as session:
+            ids = deferred.pending_ids(session, limit)
+        for document_id in ids:
+            with self.db.transaction() as session:
+                doc = session.get(Document, document_id)
+                view, pending = issuing.document_view(doc), deferred.Pending.of(doc)
+            if pending is not None:
+                self._content(view, pending)
+            eventlet.sleep(0)
+        return len(ids)
 
     @rpc
     def verify(self, code):
         """Public verification of a document by the code printed on it: issuer-side
         facts only (kind, title, issue date, member's initials, SHA-256); the same
-        shape and work for an unknown code (``found`` False)."""
+        shape and work for an unknown code (``found`` False). A genuine code of a
+        document never read yet draws and stores it first (its SHA-256 is that of
+        the original); the gateway's minimum answer time covers the drawing."""
         with self.db.transaction() as session:
-            return issuing.verify(session, code)
+            result, doc = issuing.verify_document(session, code)
+            pending = deferred.Pending.of(doc) if doc is not None else None
+        if pending is not None:
+            # never read yet: its SHA-256 is that of its first rendering (which
+            # only a genuine code, hence at most once per document, triggers)
+            rendered: dict = {}
+            self._content(rendered, pending)
+            result["sha256"] = rendered["sha256"]
+        return result
 
     @rpc
     def issue_letter(self, kind, data, issue_key):

@@ -109,7 +109,7 @@ def rows(figures: dict) -> list[tuple[str, str, str, str, str]]:
                         ratio(calc["service_members_per_second"], calc["per_cpu_second"]), "-"))
     rendering = figures.get("rendering")
     if rendering:
-        out.append(("PDF statements/s, one core (CPU time)", f"{rendering['per_second_cpu']:.0f}",
+        out.append(("PDF statements/s, one core (CPU time; first reads)", f"{rendering['per_second_cpu']:.0f}",
                     "-", "-", ">= 100"))
         out.append(("PDF rendering peak memory, MiB", f"{rendering['peak_rss_mib']:.0f}", "-", "-", "-"))
     notif = figures.get("notifications")

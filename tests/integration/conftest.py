@@ -28,6 +28,7 @@ def make_config(rabbit_config, databases, tmp_path):
             "SMTP_PORT": 1,
             "MAIL_FROM": "Carpimko <ne-pas-repondre@carpimko.test>",
             "PUBLIC_URL": "https://espace.carpimko.test",
+            "VERIFICATION_KEY": "integration-tests-verification-key",
             "RPC_TIMEOUT": 3,
             "MAX_ATTEMPTS": 3,
             "RETRY_DELAY": 0.2,

@@ -18,6 +18,8 @@ from carpimko.db import Database
 from services.accounts.domain.passwords import hash_password
 from services.accounts.models import Member
 from services.accounts.service import AccountsService
+from services.documents import rendering
+from services.documents.domain import verification
 from services.documents.service import DocumentsService
 from tests.integration.test_documents_chain import documents
 from tests.support import bus, factories
@@ -121,12 +123,19 @@ def test_many_declarations_at_once_give_each_document_and_announcement_once(star
             assert statement["contribution_statement"]["payload"]["also_issued"] == []
         assert set(schedule) == {"payment_schedule"}
         assert schedule["payment_schedule"]["payload"]["notify"] is (i % 3 == 0)
-        assert all(e["version"] == 2 for e in (*statement.values(), *schedule.values()))
+        assert all(e["version"] == 3 for e in (*statement.values(), *schedule.values()))
     member = {r.id: r for r in rows}
+    key = config["VERIFICATION_KEY"].encode()
     for e in announced:
         row = member[e["payload"]["document_id"]]
-        assert row.file_number == e["member_id"] and row.sha256 == e["payload"]["sha256"]
-        assert row.member_initials == "A. D."
+        assert row.file_number == e["member_id"] and row.member_initials == "A. D."
+        # issued, to be rendered on first read: a snapshot, no content yet
+        assert row.sha256 is None is e["payload"]["sha256"] and row.size is None
+        assert row.snapshot["data"]["file_number"] == row.file_number
+        assert "verification" not in row.snapshot["data"]
+        assert row.layout_version == rendering.LAYOUT_VERSION
+        assert row.verification_hash == verification.code_hash(
+            verification.canonical(verification.derived_code(key, row.id)))
     spy.close()
 
 

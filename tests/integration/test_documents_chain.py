@@ -62,7 +62,7 @@ def test_a_regularising_declaration_gives_three_documents_and_one_email(suite, s
                                             "regularisation_notice"]
     assert {r.correlation_id for r in rows} == {chain}
     by_kind = {e["payload"]["kind"]: e for e in announced}
-    assert all(e["version"] == 2 for e in announced)
+    assert all(e["version"] == 3 and e["payload"]["sha256"] is None for e in announced)
     assert by_kind["contribution_statement"]["payload"]["notify"] is True
     assert by_kind["contribution_statement"]["payload"]["also_issued"] == [
         "Avis de régularisation 2026"]
@@ -102,7 +102,12 @@ def test_a_new_schedule_supersedes_and_the_members_own_change_is_announced(suite
     rows = wait_for(lambda: documents(config) if len(documents(config)) == 2 else None)
     old, new = rows
     assert old.superseded_by == new.id and new.superseded_by is None
-    assert old.sha256 != new.sha256
+    assert old.sha256 is None is new.sha256  # neither read yet
+    with ServiceRpcProxy("documents", config) as rpc:  # the superseded one stays readable
+        old_content = rpc.get_content("1234567", old.id)
+        new_content = rpc.get_content("1234567", new.id)
+    assert old_content["superseded"] and not new_content["superseded"]
+    assert old_content["sha256"] != new_content["sha256"]
     wait_for(lambda: len(smtp_server.messages()) == 1)  # the member's own change only
     time.sleep(1)
     assert len(smtp_server.messages()) == 1

@@ -38,7 +38,13 @@ def pdf_text(content: bytes) -> str:
     return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(content)).pages)
 
 
-def test_statement_is_rendered_stored_once_and_announced(container_factory, configs):
+def stored_files(config) -> list:
+    from pathlib import Path
+    root = Path(config["DATA_DIR"]) / "documents"
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_statement_is_issued_once_announced_and_rendered_on_first_read(container_factory, configs):
     accounts_config, config = configs
     container_factory(AccountsService, accounts_config).start()
     container_factory(DocumentsService, config).start()
@@ -49,12 +55,20 @@ def test_statement_is_rendered_stored_once_and_announced(container_factory, conf
     announced = spy.wait(1)[0]
     assert announced["causation_id"] == event["event_id"]
     assert announced["correlation_id"] == event["correlation_id"]
+    assert announced["version"] == 3 and announced["payload"]["sha256"] is None
+    assert stored_files(config) == []  # issued, not drawn
     with ServiceRpcProxy("documents", config) as rpc:
         docs = rpc.list_documents("1234567")
+        assert docs[0]["sha256"] is None and docs[0]["size"] is None
         content = rpc.get_content("1234567", docs[0]["id"])
         assert rpc.list_documents("7654321") == []
+        listed = rpc.list_documents("1234567")[0]
+        again = rpc.get_content("1234567", docs[0]["id"])
     pdf = base64.b64decode(content["content_base64"])
-    assert hashlib.sha256(pdf).hexdigest() == content["sha256"] == announced["payload"]["sha256"]
+    assert hashlib.sha256(pdf).hexdigest() == content["sha256"] == listed["sha256"]
+    assert len(pdf) == content["size"] == listed["size"]
+    assert [p.name for p in stored_files(config)] == [content["sha256"]]
+    assert base64.b64decode(again["content_base64"]) == pdf and again["sha256"] == content["sha256"]
     text = pdf_text(pdf)
     assert "1234567" in text and "9 126,00" in text.replace("\u202f", " ").replace("\u00a0", " ")
     assert "MARTIN" in text.upper()

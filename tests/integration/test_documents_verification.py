@@ -53,7 +53,8 @@ def issue_statement(config, file_number="1234567") -> dict:
     text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages)
     match = CODE.search(text)
     assert match, text
-    return {**doc, "pdf": pdf, "code": match.group(1), "text": text}
+    return {**doc, "sha256": content["sha256"], "size": content["size"], "pdf": pdf,
+            "code": match.group(1), "text": text}
 
 
 def login(base, file_number="1234567"):

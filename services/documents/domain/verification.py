@@ -6,6 +6,16 @@ groups of four ("K7QH-3MZP-XW9C-T4RB"). It is unguessable and is printed on the 
 a QR code of ``<PUBLIC_URL>/verify/<code>``; the database only keeps its
 SHA-256 (unique index), so a copy of the database does not reveal the codes.
 
+A document rendered on first read (see ``services/documents/deferred.py``)
+cannot have a random code: it is drawn later, perhaps twice (two first
+readers at once, another copy of the service), and must print the same code
+each time, yet the code itself is still never stored. Its code is derived:
+the first 80 bits of HMAC-SHA256(key, document id), same alphabet and format,
+so it can be computed again at render time from the service's secret key,
+and its hash is stored at issue like any other. Without the key the codes
+are as unguessable as random ones; the key must never change while documents
+issued under it are still unrendered (the render checks the hash and refuses).
+
 Reading a code back is forgiving: case, spaces, dashes and the look-alikes
 O->0, I/L->1 are folded; anything else makes the code malformed (answered exactly
 like an unknown one).
@@ -13,6 +23,7 @@ like an unknown one).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -20,11 +31,23 @@ CODE_LENGTH = 16
 GROUP = 4
 _FOLD = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _HASH_PREFIX = b"carpimko-document-verification:"
+_DERIVED_PREFIX = b"carpimko-document-code:"
 
 
 def new_code() -> str:
     """A fresh random code, formatted for print."""
     raw = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+    return format_code(raw)
+
+
+def derived_code(key: bytes, document_id: str) -> str:
+    """The code of a document rendered on first read: the first 80 bits of
+    HMAC-SHA256(``key``, its id), in the code alphabet, formatted for print."""
+    if not key:
+        raise ValueError("the verification key is empty")
+    mac = hmac.new(key, _DERIVED_PREFIX + str(document_id).encode("ascii"), hashlib.sha256)
+    number = int.from_bytes(mac.digest()[:10], "big")  # 80 bits: 16 symbols of 5 bits
+    raw = "".join(ALPHABET[(number >> shift) & 31] for shift in range(75, -1, -5))
     return format_code(raw)
 
 

@@ -277,6 +277,8 @@ def render_letter(data: dict) -> bytes:
 
 
 from .kinds import (  # noqa: E402  (they use the validator above)
+    payment_schedule_context,
+    regularisation_notice_context,
     render_access_letter,
     render_career_statement,
     render_contributions_certificate,
@@ -297,3 +299,28 @@ RENDERERS = {
     "account_notice": render_account_notice,
     "notification_letter": render_letter,
 }
+
+#: The version of what the renderers draw (templates, engine, fonts, QR code).
+#: Documents rendered on first read (see services/documents/deferred.py) store
+#: it with their data snapshot at issue, and are only ever rendered by this
+#: same version: a change that alters the bytes drawn for the same data must
+#: bump it (tests/unit/documents/test_deferred.py fails until it is bumped),
+#: and the documents issued under the previous version must be rendered
+#: before the new one is deployed (the ``render_pending`` RPC), so that no
+#: issued document silently changes.
+LAYOUT_VERSION = "2026.1"
+
+#: kind -> its data checks without drawing (the context the template gets):
+#: what the issue path runs on a document it defers, so that data no renderer
+#: would accept is refused at issue, not at the member's first read.
+CHECKS = {
+    "contribution_statement": _statement_context,
+    "payment_schedule": payment_schedule_context,
+    "regularisation_notice": regularisation_notice_context,
+}
+
+
+def check(kind: str, data: dict) -> None:
+    """Raise ValueError, as ``RENDERERS[kind]`` would, when ``data`` cannot
+    make a ``kind``; draws nothing. KeyError for a kind without checks."""
+    CHECKS[kind](data)

@@ -89,7 +89,7 @@ def _month(v: _Validator, data, key: str, prefix: str) -> str:
 
 # ---------------------------------------------------------------- renderers
 
-def render_payment_schedule(data: dict) -> bytes:
+def payment_schedule_context(data: dict) -> dict:
     """"Échéancier de paiement": the instalments of one year's contributions.
 
     Data: the common keys plus
@@ -121,10 +121,15 @@ def render_payment_schedule(data: dict) -> bytes:
                    method=_choice(v, data, "method", PAYMENT_METHODS, required=False),
                    instalments=instalments, total=total, credit=credit, scheduled=scheduled,
                    previous_total=v.decimal(data, "previous_total", required=False))
-    return render_pdf("payment_schedule.xml.j2", context)
+    return context
 
 
-def render_regularisation_notice(data: dict) -> bytes:
+def render_payment_schedule(data: dict) -> bytes:
+    """The PDF of :func:`payment_schedule_context`."""
+    return render_pdf("payment_schedule.xml.j2", payment_schedule_context(data))
+
+
+def regularisation_notice_context(data: dict) -> dict:
     """"Avis de régularisation": a year's provisional contributions against the
     final ones computed on the year's own income.
 
@@ -175,7 +180,12 @@ def render_regularisation_notice(data: dict) -> bytes:
                    regularised_lines=regularised_lines,
                    provisional_total=provisional_total, regularised_total=regularised_total,
                    balance=balance, instalments_left=left)
-    return render_pdf("regularisation_notice.xml.j2", context)
+    return context
+
+
+def render_regularisation_notice(data: dict) -> bytes:
+    """The PDF of :func:`regularisation_notice_context`."""
+    return render_pdf("regularisation_notice.xml.j2", regularisation_notice_context(data))
 
 
 def render_contributions_certificate(data: dict) -> bytes:

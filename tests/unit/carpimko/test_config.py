@@ -8,7 +8,8 @@ from carpimko import config
 VARIABLES = ["CARPIMKO_AMQP_URI", "CARPIMKO_DATA_DIR", "CARPIMKO_SMTP_HOST", "CARPIMKO_SMTP_PORT",
              "CARPIMKO_MAIL_FROM", "CARPIMKO_GATEWAY_ADDRESS", "CARPIMKO_PUBLIC_URL",
              "CARPIMKO_RPC_TIMEOUT", "CARPIMKO_MAX_ATTEMPTS", "CARPIMKO_RETRY_DELAY",
-             "CARPIMKO_MAX_WORKERS", "CARPIMKO_COOKIE_SECURE", "CARPIMKO_SESSION_HOURS"] + [
+             "CARPIMKO_MAX_WORKERS", "CARPIMKO_COOKIE_SECURE", "CARPIMKO_SESSION_HOURS",
+             "CARPIMKO_VERIFICATION_KEY"] + [
              f"CARPIMKO_{s.upper()}_DATABASE_URL" for s in config.SERVICES]
 
 
@@ -140,7 +141,7 @@ def test_nameko_config_keys(env, tmp_path):
         "RETRY_DELAY": 1.0, "COOKIE_SECURE": True, "SESSION_HOURS": 8,
         "ATTACHMENT_MAX_FILE_MB": 10.0, "ATTACHMENT_MAX_MESSAGE_MB": 20.0,
         "ATTACHMENT_MAX_COUNT": 5, "ATTACHMENT_MAX_PIXELS": 40_000_000, "CLAMD_ADDRESS": "",
-        "BATCH_SIZE": 50, "BATCH_CONCURRENCY": 2,
+        "BATCH_SIZE": 50, "BATCH_CONCURRENCY": 2, "VERIFICATION_KEY": "",
     }
     assert "DATABASE_URL" not in cfg
 
@@ -153,3 +154,9 @@ def test_nameko_config_for_a_service_and_extras(env, tmp_path):
     assert cfg["MAX_ATTEMPTS"] == 1  # extras win
     assert cfg["EXTRA"] == "x"
     assert cfg["AMQP_URI"] == s.amqp_uri
+
+
+def test_the_verification_key_reaches_the_services_config(env, tmp_path):
+    assert config.load().nameko_config()["VERIFICATION_KEY"] == ""  # unset: documents refuses to start
+    env.setenv("CARPIMKO_VERIFICATION_KEY", "a long random secret")
+    assert config.load().nameko_config("documents")["VERIFICATION_KEY"] == "a long random secret"

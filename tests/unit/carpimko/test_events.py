@@ -332,9 +332,24 @@ def test_document_generated_v2_says_who_is_told_and_v1_still_parses():
         new_event("document_generated", {**payload, "also_issued": []}, member_id="1234567")
     v2 = new_event("document_generated", {**payload, "notify": False, "also_issued": []},
                    member_id="1234567")
-    assert v2["version"] == 2 == LATEST_VERSION["document_generated"]
+    assert v2["version"] == 3 == LATEST_VERSION["document_generated"]
     assert parse_event(v2).payload["notify"] is False
     v1 = {**v2, "version": 1, "payload": {k: v for k, v in v2["payload"].items()
                                           if k not in ("notify", "also_issued")}}
     parsed = parse_event(v1)
     assert parsed.version == 1 and "notify" not in parsed.payload
+
+
+def test_document_generated_v3_may_omit_the_hash_of_a_document_not_rendered_yet():
+    payload = {"document_id": str(uuid.uuid4()), "kind": "contribution_statement",
+               "title": "Relevé de cotisations 2026", "sha256": None,
+               "issued_on": date(2026, 11, 28), "notify": True, "also_issued": []}
+    v3 = new_event("document_generated", payload, member_id="1234567")
+    assert v3["version"] == 3 and v3["payload"]["sha256"] is None
+    absent = {**v3, "payload": {k: v for k, v in v3["payload"].items() if k != "sha256"}}
+    assert parse_event(absent).payload["sha256"] is None
+    with pytest.raises(InvalidEvent, match="sha256"):
+        new_event("document_generated", {**payload, "sha256": "abc"}, member_id="1234567")
+    # a V2 event still needs it
+    with pytest.raises(InvalidEvent):
+        parse_event({**v3, "version": 2})

@@ -237,7 +237,7 @@ def test_one_event_two_documents_one_claim_one_announcement_to_the_member(db):
     assert payloads["contribution_statement"]["notify"] is True
     assert payloads["contribution_statement"]["also_issued"] == ["Avis de régularisation 2026"]
     assert payloads["regularisation_notice"]["notify"] is False
-    assert {e.version for e in events} == {2}
+    assert {e.version for e in events} == {3}
     assert {e.correlation_id for e in events} == {event.correlation_id}
 
 
