@@ -95,6 +95,12 @@ def main(argv=None) -> int:
                        "(development only)")
     f.add_argument("--host", default="127.0.0.1"); f.add_argument("--port", type=int, default=9090)
 
+    p = sub.add_parser("documents", help="issued documents (operations)")
+    dsub = p.add_subparsers(dest="action", required=True)
+    rp = dsub.add_parser("render-pending", help="draw and store every document never read yet "
+                         "(before deploying a new layout version)")
+    rp.add_argument("--batch", type=int, default=100, help="documents per call (1 to 10000)")
+
     p = sub.add_parser("career", help="career record (advisor operations)")
     csub = p.add_subparsers(dest="action", required=True)
     c = csub.add_parser("credit", help="record a period credited without income, on proof")
@@ -143,6 +149,12 @@ def main(argv=None) -> int:
         if args.action == "add-staff":
             return accounts_ops.add_staff(settings.amqp_uri, args.login, args.name, args.role)
         return accounts_ops.unlock(settings.amqp_uri, args.file_number, args.advisor)
+    if args.command == "documents":
+        from ops import documents_ops
+        if not 1 <= args.batch <= 10_000:
+            parser.error("--batch must be from 1 to 10000")
+        documents_ops.render_pending(settings.amqp_uri, args.batch)
+        return 0
     if args.command == "career":
         from ops import career_ops
         if args.incapacity is not None and args.months is None:

@@ -172,6 +172,22 @@ def test_render_pending_renders_what_was_never_read(suite):
     assert {r.id for r in rows} == {d.id for d in docs.values()}
 
 
+def test_the_operators_command_draws_every_unread_document_a_batch_at_a_time(suite):
+    import io
+
+    from ops import documents_ops
+
+    config = suite["documents"]
+    issue_declaration(config)
+    out = io.StringIO()
+    assert documents_ops.render_pending(config["AMQP_URI"], batch=2, out=out) == 3
+    assert "done: 3 document(s) drawn; none left unread" in out.getvalue()
+    assert all(r.sha256 for r in documents(config)) and len(stored_files(config)) == 3
+    assert documents_ops.render_pending(config["AMQP_URI"], batch=2, out=io.StringIO()) == 0
+    with pytest.raises(ValueError, match="--batch"):
+        documents_ops.render_pending(config["AMQP_URI"], batch=0)
+
+
 def test_a_document_that_cannot_be_drawn_as_issued_is_a_clear_error(suite, caplog):
     config, base = suite["documents"], suite["base"]
     statement = issue_declaration(config)["contribution_statement"]
