@@ -125,13 +125,14 @@ def assess_declared_incomes(session: Session, events: list[Event], as_of=None) -
         ledger = Ledger.load(session, [event.member_id for event in fresh if event.member_id], years,
                              as_of=today,
                              declaration_ids=[str(event.payload["declaration_id"]) for event in fresh])
+        known_years = parameters.available_years()  # a directory listing: once per batch
         for event in sorted(fresh, key=lambda event: event.member_id or ""):
-            assessed[event.event_id] = _assess(ledger, event, today)
+            assessed[event.event_id] = _assess(ledger, event, today, known_years)
         ledger.write()
     return [assessed.get(event.event_id) for event in events]
 
 
-def _assess(ledger: Ledger, event: Event, today) -> str | None:
+def _assess(ledger: Ledger, event: Event, today, known_years) -> str | None:
     p = event.payload
     declaration_id = str(p["declaration_id"])
     member = ledger.member(event.member_id)
@@ -161,7 +162,7 @@ def _assess(ledger: Ledger, event: Event, today) -> str | None:
         assessment = calls.issue(ledger, event.member_id, p["year"], "regularised", trigger="declaration",
                                  declaration=declaration, cause=event)
         following = p["year"] + 1
-        if following == today.year and following in parameters.available_years():
+        if following == today.year and following in known_years:
             current = ledger.current(event.member_id, following)
             if current is None or current.status != "regularised":
                 calls.issue(ledger, event.member_id, following, "adjusted", trigger="declaration", cause=event,
