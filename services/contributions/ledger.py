@@ -170,6 +170,7 @@ class Ledger:
         """Lock and read the books of ``file_numbers`` for ``years``; ``declaration_ids``: declarations to find
         whoever they belong to (a declaration recorded by the portal), and whether they are assessed."""
         ledger = cls(session, as_of, years)
+        session.flush()  # Core statements do not autoflush: read what the caller's ORM objects changed
         numbers = sorted(set(file_numbers))
         if not numbers:
             return ledger
@@ -324,6 +325,7 @@ class Ledger:
     def write(self) -> None:
         """Store what the calls produced: one statement per table (parents first), then the outbox."""
         session = self.session
+        session.flush()  # the caller's pending ORM rows (an outbox event) go first, as they were staged first
         if self._new_declarations:
             session.execute(insert(DECLARATIONS), [
                 {"id": d.id, "file_number": d.file_number, "year": d.year,
