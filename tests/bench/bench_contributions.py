@@ -290,7 +290,8 @@ def main(argv=None) -> int:
         return 0
     print(f"{figures['members']} declarations in batches of {figures['batch']}"
           f"{' (members with provisional calls)' if figures['history'] else ''}: "
-          f"{figures['statements_per_declaration']:.1f} SQL statements, "
+          f"{figures['statements_per_declaration']:.2f} SQL statements "
+          f"({figures['statements_per_declaration'] * figures['batch']:.0f} a batch), "
           f"{figures['cpu_ms_per_declaration']:.2f} ms CPU (this process), "
           f"{figures['postgresql_cpu_ms_per_declaration']:.2f} ms CPU (PostgreSQL), "
           f"{figures['wall_ms_per_declaration']:.2f} ms wall per declaration; "
