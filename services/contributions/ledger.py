@@ -11,7 +11,7 @@ caller's transaction:
 
 - the members' contributor rows, locked ``FOR UPDATE`` in file-number order (the lock that serialises every
   call of a member: a declaration, the campaign, an estimate; two batches lock in the same order, so they
-  cannot deadlock);
+  cannot deadlock; every call is issued under it, which is why the current call needs no lock of its own);
 - all their declarations, the current call of each year concerned (with its lines) and the calls made on an
   estimate (for the estimate surcharge), the calls of the declarations given (already assessed?);
 - their schedules of those years with their instalments, locked ``FOR UPDATE`` (a change of frequency locks
