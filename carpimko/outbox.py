@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, select, update
+from sqlalchemy import DateTime, Index, Integer, String, Text, insert, select, update
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 PENDING = "pending"
@@ -42,6 +42,16 @@ def add(session: Session, outbox_model, envelope: dict) -> None:
         status=PENDING,
         created_at=datetime.now(timezone.utc),
     ))
+
+
+def add_many(session: Session, outbox_model, envelopes: list[dict]) -> None:
+    """Stage several events in this transaction in one multi-row ``INSERT``
+    (in the order given, which is the order the relay publishes them)."""
+    now = datetime.now(timezone.utc)
+    session.execute(insert(outbox_model.__table__), [
+        {"event_id": envelope["event_id"], "event_type": envelope["type"],
+         "body": json.dumps(envelope, separators=(",", ":")), "status": PENDING, "created_at": now}
+        for envelope in envelopes])
 
 
 def relay_batch(database, outbox_model, publish, limit: int = 200, publish_many=None) -> int:

@@ -19,6 +19,7 @@ from carpimko.events import Event, new_event
 
 from . import calls, payments
 from .domain import calculation, parameters
+from .ledger import DeclarationRow, Ledger
 from .models import Assessment, Contributor, Declaration, Inbox, Outbox
 
 CONSUMER = "contributions.on_income_declared"
@@ -96,48 +97,76 @@ def record_declaration(session: Session, file_number: str, year, professional_in
 
 
 def assess_declared_income(session: Session, event: Event, as_of=None) -> str | None:
-    """Handle ``income_declared``: regularise the year (and adjust the next one when it is the current year,
-    see ``calls``), each call staging ``contributions_recalculated``. Returns the regularised assessment id,
-    or None for a redelivered event."""
-    if not inbox.claim(session, Inbox, CONSUMER, event.event_id):
-        return None
+    """Handle one ``income_declared`` (``assess_declared_incomes`` for a batch of one)."""
+    return assess_declared_incomes(session, [event], as_of)[0]
+
+
+def assess_declared_incomes(session: Session, events: list[Event], as_of=None) -> list[str | None]:
+    """Handle a batch of ``income_declared`` in the caller's transaction: each declaration regularises its year
+    (and adjusts the next one when it is the current year, see ``calls``), each call staging
+    ``contributions_recalculated``. Returns, per event, the regularised assessment id, or None for an event
+    already handled (redelivered, or the same declaration under another event id).
+
+    The batch is claimed in the inbox in one statement, the members' books read in a few queries
+    (``ledger.Ledger``, members locked in file-number order) and the calls written together at the end; the
+    events are handled one after the other in member order, as if each had its transaction. An event that
+    cannot be handled raises (``PermanentFailure`` when it never will be): the caller's transaction is rolled
+    back, claims included, and the batch handler takes each event alone."""
+    today = as_of or payments.today()
+    claimed = inbox.claim_many(session, Inbox, CONSUMER, [event.event_id for event in events])
+    fresh = []
+    for event in events:
+        if event.event_id in claimed:
+            claimed.discard(event.event_id)  # the same event twice in a batch is handled once
+            fresh.append(event)
+    assessed = {}
+    if fresh:
+        years = {year for event in fresh for year in (event.payload["year"], event.payload["year"] + 1)}
+        ledger = Ledger.load(session, [event.member_id for event in fresh if event.member_id], years,
+                             as_of=today,
+                             declaration_ids=[str(event.payload["declaration_id"]) for event in fresh])
+        known_years = parameters.available_years()  # a directory listing: once per batch
+        for event in sorted(fresh, key=lambda event: event.member_id or ""):
+            assessed[event.event_id] = _assess(ledger, event, today, known_years)
+        ledger.write()
+    return [assessed.get(event.event_id) for event in events]
+
+
+def _assess(ledger: Ledger, event: Event, today, known_years) -> str | None:
     p = event.payload
     declaration_id = str(p["declaration_id"])
-    contributor = calls.lock_member(session, event.member_id)
-    if contributor is None:
+    member = ledger.member(event.member_id)
+    if member is None:
         raise PermanentFailure(f"unknown member {event.member_id}")
     try:
         params = parameters.load_parameters(p["year"])
     except parameters.UnknownYear as exc:
         raise PermanentFailure(str(exc)) from None
 
-    declaration = session.get(Declaration, declaration_id)
+    declaration = ledger.declaration(declaration_id)
     if declaration is None:  # from a batch: first time we see it
-        declaration = Declaration(
+        declaration = DeclarationRow(
             id=declaration_id, file_number=event.member_id, year=p["year"],
-            professional_income=p["professional_income"],
-            conventioned_income=p["conventioned_income"], source=p["source"],
-            declared_at=p["declared_at"], recorded_at=datetime.now(timezone.utc))
-        session.add(declaration)
-        session.flush()  # the declaration row must exist before its assessment
+            professional_income=p["professional_income"], conventioned_income=p["conventioned_income"],
+            source=p["source"], declared_at=p["declared_at"], recorded_at=datetime.now(timezone.utc))
+        ledger.add_declaration(declaration)
     elif declaration.file_number != event.member_id:
         raise PermanentFailure(f"declaration {declaration_id} belongs to another member")
-    elif session.scalar(select(Assessment.id).where(Assessment.declaration_id == declaration_id)):
+    elif ledger.is_assessed(declaration_id):
         return None  # already assessed under another event id (replayed batch)
 
     try:
         # the income is checked before anything is stored: a declaration that cannot be assessed is refused
         calculation.assess(params, declaration.professional_income, declaration.conventioned_income,
-                           contributor.conventionne)
-        today = as_of or payments.today()
-        assessment = calls.issue_call(session, event.member_id, p["year"], "regularised", as_of=today,
-                                      trigger="declaration", declaration=declaration, cause=event)
+                           member.conventionne)
+        assessment = calls.issue(ledger, event.member_id, p["year"], "regularised", trigger="declaration",
+                                 declaration=declaration, cause=event)
         following = p["year"] + 1
-        if following == today.year and following in parameters.available_years():
-            current = calls.current_assessment(session, event.member_id, following)
+        if following == today.year and following in known_years:
+            current = ledger.current(event.member_id, following)
             if current is None or current.status != "regularised":
-                calls.issue_call(session, event.member_id, following, "adjusted", as_of=today,
-                                 trigger="declaration", cause=event, only_if_changed=True)
+                calls.issue(ledger, event.member_id, following, "adjusted", trigger="declaration", cause=event,
+                            only_if_changed=True)
     except calculation.InvalidDeclaration as exc:
         raise PermanentFailure(str(exc)) from None
     return assessment.id

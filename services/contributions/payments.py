@@ -6,13 +6,11 @@ Functions take a SQLAlchemy session (the caller's transaction); the rules are in
 """
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from carpimko import inbox, outbox
@@ -62,7 +60,13 @@ def _store(session: Session, row: PaymentSchedule, old: schedule.Schedule, new: 
 
 def _emit_changed(session: Session, row: PaymentSchedule, new: schedule.Schedule, reason: str,
                   previous_total: Decimal | None, cause: Event | None = None) -> None:
-    outbox.add(session, Outbox, new_event(
+    outbox.add(session, Outbox, schedule_changed_event(row, new, reason, previous_total, cause))
+
+
+def schedule_changed_event(row, new: schedule.Schedule, reason: str, previous_total: Decimal | None,
+                           cause: Event | None = None) -> dict:
+    """``schedule_changed`` for ``row`` (a ``PaymentSchedule``, or a ``ledger.Schedule``) changed to ``new``."""
+    return new_event(
         "schedule_changed",
         {"schedule_id": row.id, "year": row.year, "frequency": new.frequency, "version": row.version,
          "reason": reason, "total": new.total, "previous_total": previous_total, "credit": new.credit,
@@ -70,38 +74,7 @@ def _emit_changed(session: Session, row: PaymentSchedule, new: schedule.Schedule
          "instalments": [{"number": i.number, "due_date": i.due_date, "amount": i.amount}
                          for i in new.instalments]},
         member_id=row.file_number, cause=cause,
-        correlation_id=None if cause is not None else row.id))
-
-
-def schedule_for_assessment(session: Session, file_number: str, year: int, total: Decimal,
-                            assessment_id: str, as_of: date, cause: Event | None = None) -> PaymentSchedule:
-    """Create the year's schedule for a new assessment, or spread the difference over the instalments left."""
-    query = select(PaymentSchedule).where(PaymentSchedule.file_number == file_number,
-                                          PaymentSchedule.year == year).with_for_update()
-    row = session.scalar(query)
-    previous_total = None
-    if row is None:
-        row = PaymentSchedule(id=str(uuid.uuid4()), file_number=file_number, year=year,
-                              frequency=DEFAULT_FREQUENCY, total=Decimal("0.00"), credit=Decimal("0.00"),
-                              version=0, assessment_id=assessment_id, updated_at=datetime.now(timezone.utc))
-        try:
-            with session.begin_nested():  # another worker may create the same member-year concurrently
-                session.add(row)
-        except IntegrityError:
-            row = session.scalar(query)
-            previous_total = row.total
-            old = _domain_schedule(row)
-        else:
-            old = schedule.Schedule(year, DEFAULT_FREQUENCY, Decimal("0.00"), ())
-    else:
-        previous_total = row.total
-        old = _domain_schedule(row)
-    new = schedule.respread(old, total, as_of)
-    row.version += 1
-    row.assessment_id = assessment_id
-    _store(session, row, old, new, as_of)
-    _emit_changed(session, row, new, "assessment", previous_total, cause)
-    return row
+        correlation_id=None if cause is not None else row.id)
 
 
 def change_frequency(session: Session, file_number: str, year, frequency, as_of: date) -> dict:

@@ -43,14 +43,13 @@ class ContributionsService:
 
     @batch_event_handler("income_declared")
     def on_income_declared(self, events):
-        """A batch of declarations in one transaction (one commit, not one per
-        event). Members are locked in file-number order, so two copies handling
+        """A batch of declarations in one transaction (one commit, and a few
+        statements for the whole batch: see ``declarations.assess_declared_incomes``).
+        Members are locked in file-number order, so two copies handling
         overlapping batches cannot deadlock; an event that fails fails the
         batch, and the handler then takes each event alone."""
-        today = self._today()
         with self.db.transaction() as session:
-            assessed = [declarations.assess_declared_income(session, event, as_of=today)
-                        for event in sorted(events, key=lambda event: event.member_id)]
+            assessed = declarations.assess_declared_incomes(session, events, as_of=self._today())
         if any(assessed):
             self.outbox.nudge()
 

@@ -167,3 +167,42 @@ def test_declaring_last_year_regularises_it_and_adjusts_this_year_exactly_once(c
     assert count(db, Assessment) == 2
     spy.close()
     db.dispose()
+
+
+def test_a_batch_with_a_poison_event_assesses_the_others_once_and_dead_letters_it_alone(
+        container_factory, make_config, caplog):
+    """Declarations published together are assessed in batches (one transaction, a few statements for all,
+    see ledger.py); an event of an unknown member fails its batch, whose events are then taken alone: it
+    goes to the dead-letter queue at its first attempt and the others are assessed, each once (the same
+    event published twice included)."""
+    config = make_config("contributions", CONTRIBUTIONS_TODAY="2026-06-01", BATCH_CONCURRENCY=1,
+                         BATCH_SIZE=50)
+    numbers = [str(2000000 + i) for i in range(20)]
+    for number in numbers:
+        factories.add_contributor(config["DATABASE_URL"], number, conventionne=int(number) % 2 == 0)
+    container_factory(ContributionsService, config).start()
+    db = Database(config["DATABASE_URL"], pool_size=2)
+    envelopes = [factories.income_declared(n, year=2025, income=f"{30000 + i * 1000}.00", conventioned=None)
+                 for i, n in enumerate(numbers)]
+    poison = factories.income_declared("1111111", year=2025)
+    bus.publish(config["AMQP_URI"], *envelopes[:10], poison, *envelopes[10:], envelopes[3])
+    dead = wait_for(lambda: bus.dead_letters(config["AMQP_URI"], "income_declared", "contributions",
+                                             "on_income_declared") or None)
+    wait_for(lambda: count(db, Assessment) == 40)  # each member: 2025 regularised, 2026 adjusted
+    import time
+    time.sleep(1)  # a duplicate would show up by now
+    assert len(dead) == 1 and dead[0].payload["event_id"] == poison["event_id"]
+    assert "unknown member 1111111" in dead[0].headers["x-carpimko-error"]
+    assert dead[0].headers["x-carpimko-attempts"] == 1
+    assert any("handling each alone" in r.getMessage() for r in caplog.records)  # a batch did fail
+    assert count(db, Assessment) == 40
+    assert count(db, Assessment, Assessment.is_current.is_(True)) == 40
+    assert count(db, Declaration) == 20
+    assert count(db, Inbox) == 20
+    assert count(db, Outbox, Outbox.event_type == "contributions_recalculated") == 40
+    assert count(db, Outbox, Outbox.event_type == "schedule_changed") == 40
+    with db.transaction() as session:
+        mine = session.scalars(select(Assessment).where(Assessment.file_number == numbers[0])
+                               .order_by(Assessment.year)).all()
+        assert [(a.year, a.status) for a in mine] == [(2025, "regularised"), (2026, "adjusted")]
+    db.dispose()

@@ -242,8 +242,10 @@ def load_parameters(year: int, directory: Path | None = None) -> YearParameters:
     Raises :class:`UnknownYear` when no file exists for that year, :class:`ParameterFileError` when the file is
     malformed.
     """
-    directory = Path(directory) if directory is not None else DEFAULT_DIRECTORY
-    return _load_cached(int(year), directory.resolve())
+    # DEFAULT_DIRECTORY is resolved once at import: resolving a path is system calls, and a call of a
+    # member's year asks for its parameters several times (profiled)
+    directory = Path(directory).resolve() if directory is not None else DEFAULT_DIRECTORY
+    return _load_cached(int(year), directory)
 
 
 @functools.lru_cache(maxsize=None)
