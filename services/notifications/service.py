@@ -40,6 +40,21 @@ class EmailRateLimit(DependencyProvider):
         return self.limiter
 
 
+class SmtpConnections(DependencyProvider):
+    """The copy's SMTP connections, kept open between batches (``mailer.SmtpPool``)."""
+
+    def setup(self):
+        self.pool = mailer.SmtpPool(mailer.SmtpSettings.from_config(self.container.config))
+
+    def stop(self):
+        self.pool.close()
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx):
+        return self.pool
+
+
 class NotificationsService:
     name = "notifications"
 
@@ -48,6 +63,7 @@ class NotificationsService:
     outbox = OutboxRelay(Outbox)
     config = Config()
     email_rate = EmailRateLimit()
+    smtp = SmtpConnections()
     accounts = RpcProxy("accounts")
     documents = RpcProxy("documents")
 
@@ -66,7 +82,7 @@ class NotificationsService:
         One query drops the events already processed (and a batch's
         duplicates), one transaction claims those told with another document
         of their chain, one RPC fetches every contact, and the emails share
-        one SMTP connection. Each delivery keeps its own transaction (claim,
+        one SMTP connection, kept open for the next batch. Each delivery keeps its own transaction (claim,
         send, record, commit): if a later one fails, the batch is handled
         again event by event and an email already sent is never sent again."""
         with self.db.transaction() as session:
@@ -78,7 +94,7 @@ class NotificationsService:
         contacts = contact_details.of_members(self.accounts, sorted({e.member_id for e in announced}),
                                                timeout=self.config.get("RPC_TIMEOUT"))
         try:
-            with mailer.SmtpSession(mailer.SmtpSettings.from_config(self.config)) as smtp:
+            with self.smtp.session() as smtp:
                 for event in announced:
                     self._announce(event, contacts[event.member_id], smtp)
         finally:
@@ -113,7 +129,7 @@ class NotificationsService:
             self.email_rate.wait()
             smtp.send(message)
             delivering.record(session, event, channels.EMAIL, notification_id,
-                              message["Message-ID"])
+                              mailer.message_id_for(notification_id))
 
     def _send_letter(self, event, contact, note, bounce):
         notification_id = delivering.notification_id_for(event.event_id, channels.POST)
