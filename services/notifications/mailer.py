@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import eventlet
@@ -119,9 +119,16 @@ def compose_document_email(*, to: str, sender: str, notification_id: str, member
         msg.set_content(text)
         msg.add_alternative(html, subtype="html")
         return msg
-    return OutgoingEmail(sender=parseaddr(sender)[1], recipient=parseaddr(to)[1],
+    return OutgoingEmail(sender=_envelope_address(sender), recipient=_envelope_address(to),
                          message_id=headers["Message-ID"],
                          data=_alternative_message(headers, text, html))
+
+
+@lru_cache(maxsize=256)
+def _envelope_address(header_value: str) -> str:
+    """The bare address of ``Name <address>`` (the sender is always the same:
+    parsed once)."""
+    return parseaddr(header_value)[1]
 
 
 def _alternative_message(headers: dict[str, str], text: str, html: str) -> bytes:

@@ -93,27 +93,39 @@ class NotificationsService:
             return
         contacts = contact_details.of_members(self.accounts, sorted({e.member_id for e in announced}),
                                                timeout=self.config.get("RPC_TIMEOUT"))
+        bounced = False
         try:
             with self.smtp.session() as smtp:
                 for event in announced:
-                    self._announce(event, contacts[event.member_id], smtp)
+                    bounced |= self._announce(event, contacts[event.member_id], smtp)
         finally:
-            self.outbox.nudge()  # once for the batch: every delivery committed so far
+            if bounced:
+                self.outbox.nudge()
 
-    def _announce(self, event, contact, smtp):
+    def _announce(self, event, contact, smtp) -> bool:
+        """Email, or a letter; True when the email bounced (``email_bounced``
+        staged for accounts).
+
+        Why the relay is nudged for bounces only: the other events of a
+        delivery (``notification_sent``, ``notification_failed``) have no
+        consumer waiting on them, and a relay transaction and a confirmed
+        publish per batch cost about as much as an email itself at a steady
+        rate (batches of one). The relay's poll (``OUTBOX_POLL_INTERVAL``,
+        1 s) publishes them together; they stay committed with the delivery."""
         channel = channels.choose_channel(contact)
         note = "" if channel == channels.EMAIL else channels.why_post(contact)
         bounce = None
         if channel == channels.EMAIL:
             try:
                 self._send_email(event, contact, smtp)
-                return
+                return False
             except mailer.PermanentDeliveryError as exc:  # hard bounce: switch to post
                 log.warning("hard bounce for member %s: %s", event.member_id, exc)
                 bounce = exc
                 note = ("Votre messagerie a refusé notre courriel "
                         f"({exc.code}) : avis envoyé par courrier.")
         self._send_letter(event, contact, note, bounce)
+        return bounce is not None
 
     def _send_email(self, event, contact, smtp):
         notification_id = delivering.notification_id_for(event.event_id, channels.EMAIL)
