@@ -79,16 +79,18 @@ class NotificationsService:
     def on_document_generated(self, events):
         """Tell members of their new documents, a batch of events at a time.
 
-        One query drops the events already processed (and a batch's
-        duplicates), one transaction claims those told with another document
-        of their chain, one RPC fetches every contact, and the emails share
-        one SMTP connection, kept open for the next batch. Each delivery keeps its own transaction (claim,
-        send, record, commit): if a later one fails, the batch is handled
-        again event by event and an email already sent is never sent again."""
+        One transaction claims the events told with another document of
+        their chain and drops those already processed (and a batch's
+        duplicates), one RPC fetches every contact, and the emails share
+        one SMTP connection, kept open for the next batch. Each delivery
+        keeps its own transaction (claim, send, record, commit): if a later
+        one fails, the batch is handled again event by event and an email
+        already sent is never sent again."""
         with self.db.transaction() as session:
-            fresh = delivering.not_processed(session, events)
-            delivering.claim_all(session, [e for e in fresh if not delivering.to_announce(e)])
-        announced = [e for e in fresh if delivering.to_announce(e)]
+            # the silent ones are claimed outright (ON CONFLICT skips those done): one statement
+            delivering.claim_all(session, [e for e in events if not delivering.to_announce(e)])
+            announced = delivering.not_processed(
+                session, [e for e in events if delivering.to_announce(e)])
         if not announced:
             return
         contacts = contact_details.of_members(self.accounts, sorted({e.member_id for e in announced}),

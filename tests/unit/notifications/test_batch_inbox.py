@@ -61,3 +61,19 @@ def test_claim_all_is_part_of_the_callers_transaction(db):
             raise RuntimeError("the batch failed")
     with db.transaction() as session:
         assert delivering.not_processed(session, [a]) == [a]
+
+
+def test_claim_is_once_and_part_of_the_callers_transaction(db):
+    a, b = events(2)
+    with pytest.raises(RuntimeError):
+        with db.transaction() as session:
+            assert delivering.claim(session, a)
+            raise RuntimeError("the email could not be sent")
+    with db.transaction() as session:
+        assert delivering.claim(session, a)  # the rolled-back claim left nothing
+        assert not delivering.claim(session, a)
+    with db.transaction() as session:
+        assert not delivering.claim(session, a)
+        assert delivering.claim(session, b)
+        row = session.get(Inbox, (delivering.DOCUMENT_CONSUMER, a.event_id))
+        assert row.processed_at.year >= 2026  # stored through the column's type
