@@ -138,12 +138,20 @@ def _write(session: Session, notification: dict | None, envelope: dict) -> None:
 
 def queue_letter(session: Session, notification_id: str, contact: dict, path: Path,
                  pages: int) -> None:
-    if session.get(Letter, notification_id) is not None:
-        return
-    session.add(Letter(id=notification_id, file_number=contact["file_number"],
-                       full_name=contact["full_name"],
-                       address=letters.address_json(contact["address_lines"]), path=str(path),
-                       pages=pages, queued_at=datetime.now(timezone.utc)))
+    """Queue the letter for the next print batch, once (a letter already
+    queued under this notification id stays as it is)."""
+    session.connection().execute(_QUEUE_LETTER, {
+        "id": notification_id, "file_number": contact["file_number"],
+        "full_name": contact["full_name"],
+        "address": letters.address_json(contact["address_lines"]), "path": str(path),
+        "pages": pages, "queued_at": datetime.now(timezone.utc)})
+
+
+_QUEUE_LETTER = text(
+    f"INSERT INTO {Letter.__tablename__} (id, file_number, full_name, address, path, pages, "
+    "queued_at) VALUES (:id, :file_number, :full_name, :address, :path, :pages, :queued_at) "
+    "ON CONFLICT DO NOTHING"
+).bindparams(bindparam("queued_at", type_=Letter.__table__.c.queued_at.type))
 
 
 def close_batch(database, root: Path, cut_off: datetime) -> dict | None:
