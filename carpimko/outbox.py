@@ -35,13 +35,15 @@ class OutboxMixin:
 
 def add(session: Session, outbox_model, envelope: dict) -> None:
     """Stage an event (an envelope from ``events.new_event``) in this transaction."""
-    session.add(outbox_model(
-        event_id=envelope["event_id"],
-        event_type=envelope["type"],
-        body=json.dumps(envelope, separators=(",", ":")),
-        status=PENDING,
-        created_at=datetime.now(timezone.utc),
-    ))
+    session.add(outbox_model(**row(envelope)))
+
+
+def row(envelope: dict) -> dict:
+    """The outbox row of an envelope, for a Core ``INSERT`` (the column values
+    :func:`add` stages through the ORM)."""
+    return {"event_id": envelope["event_id"], "event_type": envelope["type"],
+            "body": json.dumps(envelope, separators=(",", ":")), "status": PENDING,
+            "created_at": datetime.now(timezone.utc)}
 
 
 def add_many(session: Session, outbox_model, envelopes: list[dict]) -> None:

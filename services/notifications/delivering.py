@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,7 +51,22 @@ def already_processed(session: Session, event_id: str) -> bool:
 
 
 def claim(session: Session, event: Event) -> bool:
-    return inbox.claim(session, Inbox, DOCUMENT_CONSUMER, event.event_id)
+    """Record ``event`` as processed in this transaction; False when it already
+    was. ``INSERT … ON CONFLICT DO NOTHING RETURNING``, as ``inbox.claim``: a
+    concurrent duplicate waits on the unique key until the first commits or
+    rolls back, then skips or claims."""
+    return session.connection().execute(_CLAIM, {
+        "consumer": DOCUMENT_CONSUMER, "event_id": event.event_id,
+        "processed_at": datetime.now(timezone.utc)}).first() is not None
+
+
+# Text, not the dialects' insert().on_conflict_do_nothing(): SQLAlchemy does not
+# cache those (no cache key), and compiled the statement again for every email.
+# The same SQL on PostgreSQL and SQLite (3.35 and later).
+_CLAIM = text(
+    f"INSERT INTO {Inbox.__tablename__} (consumer, event_id, processed_at) "
+    "VALUES (:consumer, :event_id, :processed_at) ON CONFLICT DO NOTHING RETURNING event_id"
+).bindparams(bindparam("processed_at", type_=Inbox.__table__.c.processed_at.type))
 
 
 def not_processed(session: Session, events: list[Event]) -> list[Event]:
@@ -75,53 +90,68 @@ def claim_all(session: Session, events: list[Event]) -> set[str]:
 
 def record(session: Session, event: Event, channel: str, notification_id: str,
            reference: str, note: str = "") -> None:
-    now = datetime.now(timezone.utc)
-    session.add(Notification(
-        id=notification_id, delivery_key=f"{event.event_id}:{channel}",
-        file_number=event.member_id, channel=channel, kind=event.payload["kind"],
-        title=event.payload["title"], document_id=str(event.payload["document_id"]),
-        correlation_id=event.correlation_id, reference=reference[:300], status="sent",
-        note=note, sent_at=now))
-    outbox.add(session, Outbox, new_event(
-        "notification_sent",
-        {"notification_id": notification_id, "channel": channel,
-         "document_id": event.payload["document_id"], "reference": reference[:300]},
-        member_id=event.member_id, cause=event))
+    _write(session, _notification(event, channel, notification_id, reference=reference[:300],
+                                  status="sent", note=note),
+           new_event("notification_sent",
+                     {"notification_id": notification_id, "channel": channel,
+                      "document_id": event.payload["document_id"],
+                      "reference": reference[:300]},
+                     member_id=event.member_id, cause=event))
 
 
 def record_failure(session: Session, event: Event, channel: str, notification_id: str,
                    reason: str) -> None:
     """Nothing could be sent (e.g. no usable address): keep it visible, never drop it."""
-    session.add(Notification(
-        id=notification_id, delivery_key=f"{event.event_id}:{channel}",
-        file_number=event.member_id, channel=channel, kind=event.payload["kind"],
-        title=event.payload["title"], document_id=str(event.payload["document_id"]),
-        correlation_id=event.correlation_id, reference="", status="failed", note=reason,
-        sent_at=datetime.now(timezone.utc)))
-    outbox.add(session, Outbox, new_event(
-        "notification_failed",
-        {"notification_id": notification_id, "channel": channel,
-         "document_id": event.payload["document_id"], "reason": reason},
-        member_id=event.member_id, cause=event))
+    _write(session, _notification(event, channel, notification_id, reference="",
+                                  status="failed", note=reason),
+           new_event("notification_failed",
+                     {"notification_id": notification_id, "channel": channel,
+                      "document_id": event.payload["document_id"], "reason": reason},
+                     member_id=event.member_id, cause=event))
 
 
 def record_bounce(session: Session, event: Event, address: str, code: int, reason: str,
                   notification_id: str) -> None:
-    outbox.add(session, Outbox, new_event(
+    _write(session, None, new_event(
         "email_bounced",
         {"address": address, "smtp_code": code, "reason": reason[:500],
          "notification_id": notification_id},
         member_id=event.member_id, cause=event))
 
 
+def _notification(event: Event, channel: str, notification_id: str, *, reference: str,
+                  status: str, note: str) -> dict:
+    return {"id": notification_id, "delivery_key": f"{event.event_id}:{channel}",
+            "file_number": event.member_id, "channel": channel, "kind": event.payload["kind"],
+            "title": event.payload["title"], "document_id": str(event.payload["document_id"]),
+            "correlation_id": event.correlation_id, "reference": reference, "status": status,
+            "note": note, "sent_at": datetime.now(timezone.utc)}
+
+
+def _write(session: Session, notification: dict | None, envelope: dict) -> None:
+    """The notification row and its outbox event, in the session's transaction."""
+    connection = session.connection()
+    if notification is not None:
+        connection.execute(insert(Notification.__table__), notification)
+    connection.execute(insert(Outbox.__table__), outbox.row(envelope))
+
+
 def queue_letter(session: Session, notification_id: str, contact: dict, path: Path,
                  pages: int) -> None:
-    if session.get(Letter, notification_id) is not None:
-        return
-    session.add(Letter(id=notification_id, file_number=contact["file_number"],
-                       full_name=contact["full_name"],
-                       address=letters.address_json(contact["address_lines"]), path=str(path),
-                       pages=pages, queued_at=datetime.now(timezone.utc)))
+    """Queue the letter for the next print batch, once (a letter already
+    queued under this notification id stays as it is)."""
+    session.connection().execute(_QUEUE_LETTER, {
+        "id": notification_id, "file_number": contact["file_number"],
+        "full_name": contact["full_name"],
+        "address": letters.address_json(contact["address_lines"]), "path": str(path),
+        "pages": pages, "queued_at": datetime.now(timezone.utc)})
+
+
+_QUEUE_LETTER = text(
+    f"INSERT INTO {Letter.__tablename__} (id, file_number, full_name, address, path, pages, "
+    "queued_at) VALUES (:id, :file_number, :full_name, :address, :path, :pages, :queued_at) "
+    "ON CONFLICT DO NOTHING"
+).bindparams(bindparam("queued_at", type_=Letter.__table__.c.queued_at.type))
 
 
 def close_batch(database, root: Path, cut_off: datetime) -> dict | None:

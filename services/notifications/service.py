@@ -40,6 +40,21 @@ class EmailRateLimit(DependencyProvider):
         return self.limiter
 
 
+class SmtpConnections(DependencyProvider):
+    """The copy's SMTP connections, kept open between batches (``mailer.SmtpPool``)."""
+
+    def setup(self):
+        self.pool = mailer.SmtpPool(mailer.SmtpSettings.from_config(self.container.config))
+
+    def stop(self):
+        self.pool.close()
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx):
+        return self.pool
+
+
 class NotificationsService:
     name = "notifications"
 
@@ -48,6 +63,7 @@ class NotificationsService:
     outbox = OutboxRelay(Outbox)
     config = Config()
     email_rate = EmailRateLimit()
+    smtp = SmtpConnections()
     accounts = RpcProxy("accounts")
     documents = RpcProxy("documents")
 
@@ -63,41 +79,55 @@ class NotificationsService:
     def on_document_generated(self, events):
         """Tell members of their new documents, a batch of events at a time.
 
-        One query drops the events already processed (and a batch's
-        duplicates), one transaction claims those told with another document
-        of their chain, one RPC fetches every contact, and the emails share
-        one SMTP connection. Each delivery keeps its own transaction (claim,
-        send, record, commit): if a later one fails, the batch is handled
-        again event by event and an email already sent is never sent again."""
+        One transaction claims the events told with another document of
+        their chain and drops those already processed (and a batch's
+        duplicates), one RPC fetches every contact, and the emails share
+        one SMTP connection, kept open for the next batch. Each delivery
+        keeps its own transaction (claim, send, record, commit): if a later
+        one fails, the batch is handled again event by event and an email
+        already sent is never sent again."""
         with self.db.transaction() as session:
-            fresh = delivering.not_processed(session, events)
-            delivering.claim_all(session, [e for e in fresh if not delivering.to_announce(e)])
-        announced = [e for e in fresh if delivering.to_announce(e)]
+            # the silent ones are claimed outright (ON CONFLICT skips those done): one statement
+            delivering.claim_all(session, [e for e in events if not delivering.to_announce(e)])
+            announced = delivering.not_processed(
+                session, [e for e in events if delivering.to_announce(e)])
         if not announced:
             return
         contacts = contact_details.of_members(self.accounts, sorted({e.member_id for e in announced}),
                                                timeout=self.config.get("RPC_TIMEOUT"))
+        bounced = False
         try:
-            with mailer.SmtpSession(mailer.SmtpSettings.from_config(self.config)) as smtp:
+            with self.smtp.session() as smtp:
                 for event in announced:
-                    self._announce(event, contacts[event.member_id], smtp)
+                    bounced |= self._announce(event, contacts[event.member_id], smtp)
         finally:
-            self.outbox.nudge()  # once for the batch: every delivery committed so far
+            if bounced:
+                self.outbox.nudge()
 
-    def _announce(self, event, contact, smtp):
+    def _announce(self, event, contact, smtp) -> bool:
+        """Email, or a letter; True when the email bounced (``email_bounced``
+        staged for accounts).
+
+        Why the relay is nudged for bounces only: the other events of a
+        delivery (``notification_sent``, ``notification_failed``) have no
+        consumer waiting on them, and a relay transaction and a confirmed
+        publish per batch cost about as much as an email itself at a steady
+        rate (batches of one). The relay's poll (``OUTBOX_POLL_INTERVAL``,
+        1 s) publishes them together; they stay committed with the delivery."""
         channel = channels.choose_channel(contact)
         note = "" if channel == channels.EMAIL else channels.why_post(contact)
         bounce = None
         if channel == channels.EMAIL:
             try:
                 self._send_email(event, contact, smtp)
-                return
+                return False
             except mailer.PermanentDeliveryError as exc:  # hard bounce: switch to post
                 log.warning("hard bounce for member %s: %s", event.member_id, exc)
                 bounce = exc
                 note = ("Votre messagerie a refusé notre courriel "
                         f"({exc.code}) : avis envoyé par courrier.")
         self._send_letter(event, contact, note, bounce)
+        return bounce is not None
 
     def _send_email(self, event, contact, smtp):
         notification_id = delivering.notification_id_for(event.event_id, channels.EMAIL)
@@ -113,7 +143,7 @@ class NotificationsService:
             self.email_rate.wait()
             smtp.send(message)
             delivering.record(session, event, channels.EMAIL, notification_id,
-                              message["Message-ID"])
+                              mailer.message_id_for(notification_id))
 
     def _send_letter(self, event, contact, note, bounce):
         notification_id = delivering.notification_id_for(event.event_id, channels.POST)

@@ -102,3 +102,65 @@ def test_send_alone_still_uses_a_connection_of_its_own(smtp_server):
     with pytest.raises(mailer.PermanentDeliveryError):
         mailer.send(message("b@example.fr", 1), settings(smtp_server))
     assert message_ids(smtp_server) == expected_ids([0])
+
+
+# -- connections kept from one batch to the next (mailer.SmtpPool) --
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_batches_one_after_the_other_share_one_connection(smtp_server):
+    pool = mailer.SmtpPool(settings(smtp_server))
+    for number in range(3):  # three batches of one, as at a steady rate
+        with pool.session() as smtp:
+            smtp.send(message(f"membre{number}@example.fr", number))
+    assert smtp.connections == 1
+    pool.close()
+    assert message_ids(smtp_server) == expected_ids(range(3))
+
+
+def test_a_connection_the_relay_closed_between_batches_is_reopened_without_a_duplicate(
+        smtp_server):
+    pool = mailer.SmtpPool(settings(smtp_server))
+    with pool.session() as smtp:
+        smtp.send(message("a@example.fr", 0))
+    smtp_server.restart()  # the relay's idle timeout, or a restart, while the pool waits
+    with pool.session() as smtp:
+        smtp.send(message("b@example.fr", 1))
+        assert smtp.connections == 2
+    pool.close()
+    assert message_ids(smtp_server) == expected_ids([0, 1])  # each exactly once
+
+
+def test_a_batch_that_fails_does_not_hand_its_connection_back(smtp_server):
+    pool = mailer.SmtpPool(settings(smtp_server))
+    with pytest.raises(RuntimeError):
+        with pool.session() as smtp:
+            smtp.send(message("a@example.fr", 0))
+            raise RuntimeError("the database went away mid-batch")
+    assert smtp._smtp is None  # closed
+    with pool.session() as other:
+        other.send(message("b@example.fr", 1))
+    assert other is not smtp
+    pool.close()
+    assert message_ids(smtp_server) == expected_ids([0, 1])
+
+
+def test_a_connection_idle_too_long_is_closed_at_the_next_use(smtp_server):
+    clock = Clock()
+    pool = mailer.SmtpPool(settings(smtp_server), idle_seconds=30, clock=clock)
+    with pool.session() as first:
+        first.send(message("a@example.fr", 0))
+    clock.now += 10
+    with pool.session() as smtp:
+        assert smtp is first  # recent: reused
+    clock.now += 31
+    with pool.session() as smtp:
+        assert smtp is not first
+        assert first._smtp is None  # QUIT sent, socket closed
+    pool.close()

@@ -61,3 +61,36 @@ def test_claim_all_is_part_of_the_callers_transaction(db):
             raise RuntimeError("the batch failed")
     with db.transaction() as session:
         assert delivering.not_processed(session, [a]) == [a]
+
+
+def test_claim_is_once_and_part_of_the_callers_transaction(db):
+    a, b = events(2)
+    with pytest.raises(RuntimeError):
+        with db.transaction() as session:
+            assert delivering.claim(session, a)
+            raise RuntimeError("the email could not be sent")
+    with db.transaction() as session:
+        assert delivering.claim(session, a)  # the rolled-back claim left nothing
+        assert not delivering.claim(session, a)
+    with db.transaction() as session:
+        assert not delivering.claim(session, a)
+        assert delivering.claim(session, b)
+        row = session.get(Inbox, (delivering.DOCUMENT_CONSUMER, a.event_id))
+        assert row.processed_at.year >= 2026  # stored through the column's type
+
+
+def test_a_letter_is_queued_once(db, tmp_path):
+    from services.notifications.models import Letter
+    contact = {"file_number": "7654321", "full_name": "Jean Dupont",
+               "address_lines": ["12 rue des Lilas", "75011 Paris"]}
+    with db.transaction() as session:
+        delivering.queue_letter(session, "n-1", contact, tmp_path / "a.pdf", 1)
+    with db.transaction() as session:  # a retry after the first was committed
+        delivering.queue_letter(session, "n-1", {**contact, "full_name": "Autre"},
+                                tmp_path / "b.pdf", 2)
+    with db.transaction() as session:
+        [letter] = session.scalars(select(Letter)).all()
+        assert (letter.full_name, letter.path, letter.pages) == ("Jean Dupont",
+                                                                 str(tmp_path / "a.pdf"), 1)
+        assert letter.batch_id is None and letter.queued_at is not None
+        assert delivering.letters_overview(session)["queued"][0]["id"] == "n-1"
