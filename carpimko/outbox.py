@@ -49,11 +49,7 @@ def row(envelope: dict) -> dict:
 def add_many(session: Session, outbox_model, envelopes: list[dict]) -> None:
     """Stage several events in this transaction in one multi-row ``INSERT``
     (in the order given, which is the order the relay publishes them)."""
-    now = datetime.now(timezone.utc)
-    session.execute(insert(outbox_model.__table__), [
-        {"event_id": envelope["event_id"], "event_type": envelope["type"],
-         "body": json.dumps(envelope, separators=(",", ":")), "status": PENDING, "created_at": now}
-        for envelope in envelopes])
+    session.execute(insert(outbox_model.__table__), [row(envelope) for envelope in envelopes])
 
 
 def relay_batch(database, outbox_model, publish, limit: int = 200, publish_many=None) -> int:
