@@ -29,6 +29,7 @@ localhost. Production sets the URLs (PostgreSQL, a RabbitMQ cluster).
 | CARPIMKO_BATCH_CONCURRENCY        | 2 (batches handled at once per handler and copy)|
 | CARPIMKO_COOKIE_SECURE            | 1 (set 0 only for local http development) |
 | CARPIMKO_SESSION_HOURS            | 8                                         |
+| CARPIMKO_SESSION_CACHE_SECONDS    | 15 (a gateway copy keeps a resolved session; 0: ask accounts every page) |
 
 Messaging attachments (``services/messaging/attachments.py``):
 
@@ -99,6 +100,7 @@ class Settings:
     clamd_address: str = ""
     batch_size: int = 50
     batch_concurrency: int = 2
+    session_cache_seconds: float = 15.0
 
     def database_url(self, service: str) -> str:
         default = f"sqlite:///{self.data_dir / (service + '.sqlite3')}"
@@ -152,6 +154,7 @@ class Settings:
             "CLAMD_ADDRESS": self.clamd_address,
             "BATCH_SIZE": self.batch_size,
             "BATCH_CONCURRENCY": self.batch_concurrency,
+            "SESSION_CACHE_SECONDS": self.session_cache_seconds,
         }
         if service is not None:
             config["DATABASE_URL"] = self.database_url(service)
@@ -191,4 +194,5 @@ def load() -> Settings:
         clamd_address=_env("CARPIMKO_CLAMD_ADDRESS", ""),
         batch_size=_positive("CARPIMKO_BATCH_SIZE", "50"),
         batch_concurrency=_positive("CARPIMKO_BATCH_CONCURRENCY", "2"),
+        session_cache_seconds=float(_env("CARPIMKO_SESSION_CACHE_SECONDS", "15")),
     )

@@ -31,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 
 from carpimko.errors import InvalidRequest, ServiceUnavailable, Unauthorized
 
-from . import api, charts, messages, openapi, progress, web
+from . import api, charts, messages, openapi, progress, sessions, web
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,7 @@ def _member_context(session: dict) -> dict:
 
 
 def login_form(ctx, request):
-    token = request.cookies.get(web.cookie_name(ctx.cookie_secure))
-    if token and ctx.backends.call("accounts", "resolve_session", token):
+    if sessions.resolve(ctx, sessions.request_token(ctx, request)):
         return web.redirect("/")
     return web.render("login.html", member=None, errors={}, values={})
 
@@ -109,7 +108,7 @@ def login_submit(ctx, request):
 def logout(ctx, request):
     session = api.require_session(ctx, request)
     web.check_csrf(request, session)
-    ctx.backends.call("accounts", "logout", request.cookies.get(web.cookie_name(ctx.cookie_secure)))
+    api.end_session(ctx, request.cookies.get(web.cookie_name(ctx.cookie_secure)))
     response = web.redirect("/connexion")
     web.clear_session_cookie(response, ctx.cookie_secure)
     return response

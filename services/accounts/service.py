@@ -20,6 +20,7 @@ from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.errors import InvalidRequest, NotFound, ServiceUnavailable, Unauthorized
 
 from carpimko.handlers import reliable_event_handler
+from carpimko.session_events import SessionEndingsBroadcast
 
 from . import (audit, authentication, contact, franceconnect, privacy, profile, recovery,
                staff, throttle)
@@ -46,6 +47,8 @@ class AccountsService:
     observability = Observability()
     outbox = OutboxRelay(Outbox)
     config = Config()
+    # every commit that ended sessions tells every gateway copy (carpimko/session_events.py)
+    session_endings = SessionEndingsBroadcast()
 
     @rpc
     def login(self, file_number, password):

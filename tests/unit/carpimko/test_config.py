@@ -140,7 +140,7 @@ def test_nameko_config_keys(env, tmp_path):
         "RETRY_DELAY": 1.0, "COOKIE_SECURE": True, "SESSION_HOURS": 8,
         "ATTACHMENT_MAX_FILE_MB": 10.0, "ATTACHMENT_MAX_MESSAGE_MB": 20.0,
         "ATTACHMENT_MAX_COUNT": 5, "ATTACHMENT_MAX_PIXELS": 40_000_000, "CLAMD_ADDRESS": "",
-        "BATCH_SIZE": 50, "BATCH_CONCURRENCY": 2,
+        "BATCH_SIZE": 50, "BATCH_CONCURRENCY": 2, "SESSION_CACHE_SECONDS": 15.0,
     }
     assert "DATABASE_URL" not in cfg
 
