@@ -1,20 +1,24 @@
 """Sessions kept by the gateway copies (gateway/sessions.py), with real
 RabbitMQ, the real accounts service and two gateway copies: a session ended
 through one copy ends at once on the other, and no copy serves a session
-past the end accounts gave it."""
+past the end accounts gave it. And logins never hang when every hashing
+slot is busy (services/accounts/domain/passwords.py)."""
 from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
 
+import eventlet
 import pytest
 import requests
 
 from carpimko.db import Database
+from carpimko.files import Slots
 from gateway.service import GatewayContext, GatewayService
 from gateway.sessions import _key
 from services.accounts import authentication
-from services.accounts.models import WebSession
+from services.accounts.domain import passwords
+from services.accounts.models import LoginThrottle, WebSession
 from services.accounts.service import AccountsService
 from tests.support import factories
 from tests.support.smtp import free_port
@@ -135,3 +139,24 @@ def test_the_idle_clock_keeps_sliding_while_pages_are_served_from_the_copy(copie
         time.sleep(0.3)
     assert last_seen() - first > timedelta(seconds=1)
 
+
+def test_a_login_waiting_too_long_for_a_hashing_slot_is_told_503_at_once(copies, monkeypatch):
+    a = copies["a"]
+    monkeypatch.setattr(passwords, "slots", Slots(1, wait=0.3))
+    holder = eventlet.spawn(passwords.slots.run, time.sleep, 1.5)  # every slot taken
+    eventlet.sleep(0.05)
+    started = time.monotonic()
+    r = requests.post(f"{a}/api/v1/session",
+                      json={"file_number": "1234567", "password": factories.PASSWORD})
+    assert time.monotonic() - started < 1.2  # not the RPC timeout, not the holder's time
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert r.json()["error"]["code"] == "service_unavailable"
+    db = Database(copies["accounts_url"], pool_size=1)
+    try:
+        with db.transaction() as session:  # no password was checked: no failure counted
+            row = session.get(LoginThrottle, "1234567")
+            assert row is None or row.failures == 0
+    finally:
+        db.dispose()
+    holder.wait()
+    login(a)  # a slot is free again

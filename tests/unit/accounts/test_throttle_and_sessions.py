@@ -215,3 +215,17 @@ def test_every_way_of_ending_sessions_is_noted_for_the_gateways(accounts_db):
     with accounts_db.transaction() as session:
         assert authentication.resolve(session, tokens[2]) is None
 
+
+def test_an_attempt_whose_password_was_never_checked_is_given_back(accounts_db):
+    for _ in range(4):
+        attempt(accounts_db, "1234567")
+    with accounts_db.transaction() as session:
+        throttle.give_back(session, "1234567")
+    with accounts_db.transaction() as session:
+        assert session.get(LoginThrottle, "1234567").failures == 3
+    for _ in range(8):
+        attempt(accounts_db, "1234567")
+    with accounts_db.transaction() as session:
+        assert throttle.is_locked(session, "1234567")
+        throttle.give_back(session, "1234567")  # a lock is never given back
+        assert throttle.is_locked(session, "1234567")
