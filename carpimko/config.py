@@ -30,6 +30,7 @@ localhost. Production sets the URLs (PostgreSQL, a RabbitMQ cluster).
 | CARPIMKO_COOKIE_SECURE            | 1 (set 0 only for local http development) |
 | CARPIMKO_SESSION_HOURS            | 8                                         |
 | CARPIMKO_VERIFICATION_KEY         | unset: required by documents (the secret its verification codes are derived from; `make run` sets a development one) |
+| CARPIMKO_SESSION_CACHE_SECONDS    | 15 (a gateway copy keeps a resolved session; 0: ask accounts every page) |
 
 Messaging attachments (``services/messaging/attachments.py``):
 
@@ -63,6 +64,18 @@ def _positive(name: str, default: str) -> int:
         number = 0
     if number < 1:
         raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    return number
+
+
+def _seconds(name: str, default: str) -> float:
+    """A duration in seconds, 0 or more (0: off)."""
+    value = _env(name, default)
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):  # also refuses nan
+        raise ValueError(f"{name} must be a number of seconds, 0 or more, not {value!r}")
     return number
 
 
@@ -101,6 +114,7 @@ class Settings:
     batch_size: int = 50
     batch_concurrency: int = 2
     verification_key: str = ""
+    session_cache_seconds: float = 15.0
 
     def database_url(self, service: str) -> str:
         default = f"sqlite:///{self.data_dir / (service + '.sqlite3')}"
@@ -155,6 +169,7 @@ class Settings:
             "BATCH_SIZE": self.batch_size,
             "BATCH_CONCURRENCY": self.batch_concurrency,
             "VERIFICATION_KEY": self.verification_key,
+            "SESSION_CACHE_SECONDS": self.session_cache_seconds,
         }
         if service is not None:
             config["DATABASE_URL"] = self.database_url(service)
@@ -195,4 +210,5 @@ def load() -> Settings:
         batch_size=_positive("CARPIMKO_BATCH_SIZE", "50"),
         batch_concurrency=_positive("CARPIMKO_BATCH_CONCURRENCY", "2"),
         verification_key=_env("CARPIMKO_VERIFICATION_KEY", ""),
+        session_cache_seconds=_seconds("CARPIMKO_SESSION_CACHE_SECONDS", "15"),
     )

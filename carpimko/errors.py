@@ -59,5 +59,16 @@ class ServiceUnavailable(CarpimkoError):
         self.service = service
 
 
+@deserialize_to_instance
+class Overloaded(ServiceUnavailable):
+    """A service refused work it could not start in time (HTTP 503 at once,
+    instead of the caller's timeout while the work queues up): e.g. accounts
+    when every password-hashing slot stayed busy. Crosses RPC boundaries."""
+
+    def __init__(self, message: str, fields: dict | None = None):
+        CarpimkoError.__init__(self, message, fields)
+        self.service = None
+
+
 class PermanentFailure(Exception):
     """A message that can never be processed: dead-letter it at once, no retry."""

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from carpimko.errors import InvalidRequest, NotFound, ServiceUnavailable, Unauthorized
 
-from . import api, messages, web
+from . import api, messages, sessions, web
 
 RESET_ACCEPTED = ("Si ce numéro correspond à un dossier, nous vous envoyons de quoi choisir votre "
                   "mot de passe : un lien par courriel (valable 30 minutes) si une adresse vérifiée "
@@ -72,18 +72,25 @@ def api_reset_with_code(ctx, request) -> Response:
     data = web.json_body(request)
     if ctx.limiter is not None:
         ctx.limiter.attempt("password_reset", ctx.client(request))
-    result = call_translated(ctx, "set_password_with_code", _text(data, "file_number").strip(),
-                             _text(data, "code"), _text(data, "password"),
-                             _text(data, "confirmation", False),
-                             bool(data.get("end_sessions", True)), ctx.client(request))
+    file_number = _text(data, "file_number").strip()
+    try:
+        result = call_translated(ctx, "set_password_with_code", file_number,
+                                 _text(data, "code"), _text(data, "password"),
+                                 _text(data, "confirmation", False),
+                                 bool(data.get("end_sessions", True)), ctx.client(request))
+    finally:  # the member's sessions may have ended: this copy asks accounts again
+        sessions.forget(ctx, file_number=file_number)
     return web.json_response(result)
 
 
 def api_logout_everywhere(ctx, request) -> Response:
     web.check_origin(request)
-    api.require_session(ctx, request)
+    session = api.require_session(ctx, request)
     token = request.cookies.get(web.cookie_name(ctx.cookie_secure))
-    ended = ctx.backends.call("accounts", "logout_everywhere", token)
+    try:
+        ended = ctx.backends.call("accounts", "logout_everywhere", token)
+    finally:
+        sessions.forget(ctx, file_number=session["member"]["file_number"])
     response = web.json_response({"sessions_ended": ended})
     web.clear_session_cookie(response, ctx.cookie_secure)
     return response

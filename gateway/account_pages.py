@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from carpimko.errors import InvalidRequest, NotFound, Unauthorized
 
-from . import account_api, api, documents_pages, messages, web
+from . import account_api, api, documents_pages, messages, sessions, web
 
 STRENGTH_LABELS = {"weak": "Faible", "fair": "Moyen", "good": "Bon", "strong": "Excellent"}
 
@@ -92,10 +92,13 @@ def code_submit(ctx, request):
         try:
             if ctx.limiter is not None:
                 ctx.limiter.attempt("password_reset", ctx.client(request))
-            result = account_api.call_translated(
-                ctx, "set_password_with_code", values["file_number"], values["code"],
-                form.get("password", ""), form.get("confirmation", ""), end_sessions,
-                ctx.client(request))
+            try:
+                result = account_api.call_translated(
+                    ctx, "set_password_with_code", values["file_number"], values["code"],
+                    form.get("password", ""), form.get("confirmation", ""), end_sessions,
+                    ctx.client(request))
+            finally:  # the member's sessions may have ended: this copy asks accounts again
+                sessions.forget(ctx, file_number=values["file_number"])
         except InvalidRequest as exc:
             errors = _first(exc.fields)
         except web.TooManyRequests as exc:
@@ -127,8 +130,11 @@ def security_page(ctx, request):
 def logout_everywhere(ctx, request):
     session = api.require_session(ctx, request)
     web.check_csrf(request, session)
-    ctx.backends.call("accounts", "logout_everywhere",
-                      request.cookies.get(web.cookie_name(ctx.cookie_secure)))
+    try:
+        ctx.backends.call("accounts", "logout_everywhere",
+                          request.cookies.get(web.cookie_name(ctx.cookie_secure)))
+    finally:
+        sessions.forget(ctx, file_number=session["member"]["file_number"])
     response = web.redirect("/connexion")
     web.clear_session_cookie(response, ctx.cookie_secure)
     return response
@@ -241,7 +247,7 @@ def franceconnect_callback(ctx, request):
         response = web.redirect("/")
         previous = request.cookies.get(web.cookie_name(ctx.cookie_secure))
         if previous:
-            ctx.backends.call("accounts", "logout", previous)
+            api.end_session(ctx, previous)
         web.set_session_cookie(response, result["session"]["token"], ctx.cookie_secure,
                                ctx.session_seconds)
     response.delete_cookie(_fc_cookie(ctx, "state"), path="/", secure=ctx.cookie_secure)
@@ -276,8 +282,8 @@ def franceconnect_link_submit(ctx, request):
 def franceconnect_logout(ctx, request):
     session = api.require_session(ctx, request)
     web.check_csrf(request, session)
-    url = ctx.backends.call("accounts", "franceconnect_logout",
-                            request.cookies.get(web.cookie_name(ctx.cookie_secure)))
+    url = api.end_session(ctx, request.cookies.get(web.cookie_name(ctx.cookie_secure)),
+                          "franceconnect_logout")
     response = web.redirect(url or "/connexion")
     web.clear_session_cookie(response, ctx.cookie_secure)
     return response

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from carpimko.errors import InvalidRequest, Unauthorized
 
-from . import openapi, progress, web
+from . import openapi, progress, sessions, web
 from .schemas import (DeclarationAcceptedSchema, DeclarationListSchema, DeclarationProgressSchema,
                       DeclarationSchema, DocumentListSchema, HealthSchema, LoginSchema,
                       SessionSchema)
@@ -31,8 +31,9 @@ def _load(schema, data: dict) -> dict:
 
 
 def require_session(ctx, request) -> dict:
-    token = request.cookies.get(web.cookie_name(ctx.cookie_secure))
-    session = ctx.backends.call("accounts", "resolve_session", token) if token else None
+    """The member's live session (kept by this gateway copy a few seconds:
+    ``sessions.py``), or ``LoginRequired``."""
+    session = sessions.resolve(ctx, sessions.request_token(ctx, request))
     if not session:
         raise web.LoginRequired("login required", {})
     return session
@@ -50,8 +51,18 @@ def rate_limited_login(ctx, request, file_number: str, password: str) -> dict:
         ctx.limiter.refund("login", client)
     previous = request.cookies.get(web.cookie_name(ctx.cookie_secure))
     if previous:
-        ctx.backends.call("accounts", "logout", previous)
+        end_session(ctx, previous)
     return result
+
+
+def end_session(ctx, token: str, method: str = "logout"):
+    """Log the token's session out in accounts (``method``: ``logout`` or
+    ``franceconnect_logout``); this gateway copy forgets it before answering,
+    whatever the answer (the other copies are told by accounts)."""
+    try:
+        return ctx.backends.call("accounts", method, token)
+    finally:
+        sessions.forget(ctx, token=token)
 
 
 def login(ctx, request) -> Response:
@@ -66,7 +77,7 @@ def logout(ctx, request) -> Response:
     web.check_origin(request)
     token = request.cookies.get(web.cookie_name(ctx.cookie_secure))
     if token:
-        ctx.backends.call("accounts", "logout", token)
+        end_session(ctx, token)
     response = Response(status=204)
     web.clear_session_cookie(response, ctx.cookie_secure)
     return response

@@ -3,17 +3,14 @@ from __future__ import annotations
 
 from carpimko.errors import InvalidRequest, ServiceUnavailable
 
-from . import api, formatting, messages, pages, web
+from . import api, formatting, messages, pages, sessions, web
 from .contributions_api import SIMULATION_PARAMS, translate
 
 
 def optional_session(ctx, request) -> dict | None:
     """The member when logged in (to show the navigation), else None; public pages never require it."""
-    token = request.cookies.get(web.cookie_name(ctx.cookie_secure))
-    if not token:
-        return None
     try:
-        return ctx.backends.call("accounts", "resolve_session", token) or None
+        return sessions.resolve(ctx, sessions.request_token(ctx, request))
     except ServiceUnavailable:
         return None
 

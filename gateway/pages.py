@@ -31,7 +31,7 @@ from decimal import Decimal, InvalidOperation
 
 from carpimko.errors import InvalidRequest, ServiceUnavailable, Unauthorized
 
-from . import api, charts, messages, openapi, progress, web
+from . import api, charts, messages, openapi, progress, sessions, web
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,7 @@ def _member_context(session: dict) -> dict:
 
 
 def login_form(ctx, request):
-    token = request.cookies.get(web.cookie_name(ctx.cookie_secure))
-    if token and ctx.backends.call("accounts", "resolve_session", token):
+    if sessions.resolve(ctx, sessions.request_token(ctx, request)):
         return web.redirect("/")
     return web.render("login.html", member=None, errors={}, values={})
 
@@ -109,32 +108,41 @@ def login_submit(ctx, request):
 def logout(ctx, request):
     session = api.require_session(ctx, request)
     web.check_csrf(request, session)
-    ctx.backends.call("accounts", "logout", request.cookies.get(web.cookie_name(ctx.cookie_secure)))
+    api.end_session(ctx, request.cookies.get(web.cookie_name(ctx.cookie_secure)))
     response = web.redirect("/connexion")
     web.clear_session_cookie(response, ctx.cookie_secure)
     return response
 
 
+# The member's latest deliveries the dashboard asks for (side by side with the
+# rest): the latest declaration's notice is among them unless this many
+# messages went out after it, in which case it is asked by declaration.
+RECENT_DELIVERIES = 20
+
+
 def home(ctx, request):
-    """The dashboard, in as few round trips as the page allows: the session,
-    then contributions (declarations and schedules in one RPC), documents and
-    every block side by side, then (only
-    when the latest declaration already has its statement) whether the member
-    was told. The latest declaration's progress is read off the lists rather
-    than asked again (profiled: each RPC costs the gateway, RabbitMQ and the
-    callee a few milliseconds of CPU)."""
+    """The dashboard, in one round of calls after the session (kept by the
+    gateway: ``sessions.py``): contributions (declarations and schedules in
+    one RPC), documents, the member's recent deliveries and every block side
+    by side. The latest declaration's progress is read off these lists
+    rather than asked again (profiled: each RPC costs the gateway, RabbitMQ
+    and the callee a few milliseconds of CPU, and a second round adds its
+    wait to the page's)."""
     session = api.require_session(ctx, request)
     file_number = session["member"]["file_number"]
-    pool = eventlet.GreenPool(2 + len(DASHBOARD_BLOCKS))  # the services answer side by side
+    pool = eventlet.GreenPool(3 + len(DASHBOARD_BLOCKS))  # the services answer side by side
     pending_docs = pool.spawn(_optional, ctx.backends.call, "documents", "list_documents",
                               file_number)
+    pending_sent = pool.spawn(_optional, ctx.backends.call, "notifications", "delivery_log",
+                              file_number, RECENT_DELIVERIES)
     pending_blocks = {name: pool.spawn(_optional, load, ctx, session)
                       for name, load in DASHBOARD_BLOCKS.items()}
     declarations = _optional(_declarations, ctx, file_number)
     documents = pending_docs.wait()
+    sent = pending_sent.wait()
     latest = None
     if declarations and declarations != UNAVAILABLE:
-        latest = _latest_progress(ctx, file_number, declarations[0], documents)
+        latest = _latest_progress(ctx, file_number, declarations[0], documents, sent)
     points = charts.points_from_declarations(declarations) if declarations != UNAVAILABLE else []
     blocks = {name: pending.wait() for name, pending in pending_blocks.items()}
     return web.render("home.html", declarations=declarations if declarations == UNAVAILABLE
@@ -152,18 +160,25 @@ def _declarations(ctx, file_number: str) -> list:
     return ctx.backends.read("contributions", "dashboard", file_number)["declarations"]
 
 
-def _latest_progress(ctx, file_number: str, declaration: dict, documents):
-    """The latest declaration with its steps, from the lists already read;
-    notifications is asked only once there is a statement to announce."""
+def _latest_progress(ctx, file_number: str, declaration: dict, documents, sent):
+    """The latest declaration with its steps, from the lists already read:
+    its documents, and the notices about them among the recent deliveries
+    (``sent``); notifications is asked by declaration only when the recent
+    deliveries were all newer ones."""
     if documents == UNAVAILABLE:
         return _optional(api.declaration_with_progress, ctx, file_number, declaration["id"])
     own = [d for d in documents if d.get("correlation_id") == declaration["id"]]
     notifications = []
     if any(d["kind"] == "contribution_statement" for d in own):
-        notifications = _optional(ctx.backends.call, "notifications", "for_correlation",
-                                  file_number, declaration["id"])
-        if notifications == UNAVAILABLE:
+        if sent == UNAVAILABLE:
             return UNAVAILABLE
+        own_ids = {d["id"] for d in own}
+        notifications = [n for n in sent if n.get("document_id") in own_ids]
+        if not notifications and len(sent) >= RECENT_DELIVERIES:
+            notifications = _optional(ctx.backends.call, "notifications", "for_correlation",
+                                      file_number, declaration["id"])
+            if notifications == UNAVAILABLE:
+                return UNAVAILABLE
     return progress.with_steps(declaration, own, notifications)
 
 

@@ -16,10 +16,12 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from . import api, contributions_api, contributions_pages, notifications_pages, pages, web
+from . import sessions
 from . import documents_pages, verification
 from . import account_api, account_pages
 from . import career_api, career_pages
 from . import messaging_api, messaging_pages
+from carpimko import session_events
 from carpimko.observability import Observability
 
 from .backends import Backends
@@ -30,7 +32,8 @@ STATIC = Path(__file__).parent / "static"
 
 class GatewayContext(DependencyProvider):
     """Per worker: the backends (with timeouts) and the web settings; per
-    container: the rate limiter (Redis when REDIS_URL / CARPIMKO_REDIS_URL is set)."""
+    container: the rate limiter (Redis when REDIS_URL / CARPIMKO_REDIS_URL is set)
+    and the sessions this copy keeps (``sessions.py``) with their listener."""
 
     def setup(self):
         config = self.container.config
@@ -41,6 +44,28 @@ class GatewayContext(DependencyProvider):
             prefix=config.get("RATE_LIMIT_PREFIX", "carpimko:ratelimit:"))
         self.trusted_proxies = int(config.get("TRUSTED_PROXIES",
                                               os.environ.get("CARPIMKO_TRUSTED_PROXIES", 0)) or 0)
+        ttl = float(config.get("SESSION_CACHE_SECONDS", sessions.DEFAULT_TTL))
+        self.sessions = sessions.SessionCache(ttl)
+        self.listener = None
+        if ttl > 0:
+            self.listener = sessions.SessionEndingsListener(
+                self.sessions, config["AMQP_URI"], session_events.exchange(config))
+        self._listener_thread = None
+
+    def start(self):
+        if self.listener is not None:
+            self._listener_thread = self.container.spawn_managed_thread(
+                self.listener.run, identifier="sessions-ended-listener")
+
+    def stop(self):
+        if self.listener is not None:
+            self.listener.running = False
+        if self._listener_thread is not None:
+            self._listener_thread.kill()
+            self._listener_thread = None
+
+    def kill(self):
+        self.stop()
 
     def get_dependency(self, worker_ctx):
         service = worker_ctx.service
@@ -50,17 +75,19 @@ class GatewayContext(DependencyProvider):
             Backends(lambda name: getattr(service, name), float(config.get("RPC_TIMEOUT", 5))),
             cookie_secure=bool(config.get("COOKIE_SECURE", True)),
             session_seconds=int(config.get("SESSION_HOURS", 8)) * 3600,
-            limiter=self.limiter, trusted_proxies=self.trusted_proxies,
+            limiter=self.limiter, trusted_proxies=self.trusted_proxies, sessions=self.sessions,
         )
 
 
 class _Context:
-    def __init__(self, backends, cookie_secure, session_seconds, limiter=None, trusted_proxies=0):
+    def __init__(self, backends, cookie_secure, session_seconds, limiter=None, trusted_proxies=0,
+                 sessions=None):
         self.backends = backends
         self.cookie_secure = cookie_secure
         self.session_seconds = session_seconds
         self.limiter = limiter
         self.trusted_proxies = trusted_proxies
+        self.sessions = sessions  # SessionCache of this copy, or None: ask accounts every time
 
     def client(self, request) -> str:
         """The client's address, as rate limiting sees it."""

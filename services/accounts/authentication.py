@@ -16,6 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from carpimko.errors import InvalidRequest, NotFound, Unauthorized
+from carpimko.session_events import note_ended
 
 from . import audit
 from .domain import identity, passwords
@@ -81,6 +82,10 @@ def resolve(session: Session, token: str) -> dict | None:
     session idle for longer than ``IDLE`` or older than its absolute expiry is
     ended.
 
+    ``valid_for`` is how many seconds the session stays alive without
+    another request (the idle limit or the absolute expiry, whichever comes
+    first): a gateway copy never keeps it longer (``gateway/sessions.py``).
+
     The idle clock is restarted at most every ``IDLE_REFRESH``: every page
     asks for its session, and a write (a WAL flush) per page would cost more
     than the page; the idle limit is then exact to within ``IDLE_REFRESH``.
@@ -101,12 +106,20 @@ def resolve(session: Session, token: str) -> dict | None:
         session.delete(row)
         return None
     if now - last_seen >= IDLE_REFRESH:
-        row.last_seen_at = now
-    return {"csrf_token": row.csrf_token, "member": member_summary(member)}
+        row.last_seen_at = last_seen = now
+    ends_at = min(_aware(row.expires_at), last_seen + IDLE)
+    return {"csrf_token": row.csrf_token, "member": member_summary(member),
+            "valid_for": round((ends_at - now).total_seconds(), 3)}
 
 
 def logout(session: Session, token: str) -> None:
-    session.execute(delete(WebSession).where(WebSession.token_hash == _token_hash(token or "")))
+    """End the token's session (every gateway copy is told: ``note_ended``)."""
+    if not token or len(token) > 200:
+        return
+    row = session.get(WebSession, _token_hash(token))
+    if row is not None:
+        session.delete(row)
+        note_ended(session, row.file_number)
 
 
 def franceconnect_id_token(session: Session, token: str) -> str | None:
@@ -117,10 +130,13 @@ def franceconnect_id_token(session: Session, token: str) -> str | None:
 
 
 def end_sessions(session: Session, file_number: str, keep_token: str | None = None) -> int:
-    """End every session of the member (but ``keep_token``'s); how many ended."""
+    """End every session of the member (but ``keep_token``'s); how many ended.
+    Every gateway copy is told, and forgets the member's sessions
+    (``note_ended``)."""
     query = delete(WebSession).where(WebSession.file_number == file_number)
     if keep_token:
         query = query.where(WebSession.token_hash != _token_hash(keep_token))
+    note_ended(session, file_number)
     return session.execute(query).rowcount or 0
 
 

@@ -17,9 +17,10 @@ from sqlalchemy import text
 
 from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
-from carpimko.errors import InvalidRequest, NotFound, ServiceUnavailable, Unauthorized
+from carpimko.errors import InvalidRequest, NotFound, Overloaded, ServiceUnavailable, Unauthorized
 
 from carpimko.handlers import reliable_event_handler
+from carpimko.session_events import SessionEndingsBroadcast
 
 from . import (audit, authentication, contact, franceconnect, privacy, profile, recovery,
                staff, throttle)
@@ -46,6 +47,8 @@ class AccountsService:
     observability = Observability()
     outbox = OutboxRelay(Outbox)
     config = Config()
+    # every commit that ended sessions tells every gateway copy (carpimko/session_events.py)
+    session_endings = SessionEndingsBroadcast()
 
     @rpc
     def login(self, file_number, password):
@@ -53,7 +56,8 @@ class AccountsService:
 
     def _checked_login(self, file_number, password, then=None):
         """The password login with its throttle; ``then(session, result)`` runs in
-        the login's transaction."""
+        the login's transaction. Overloaded (no hashing slot in time: 503) gives
+        the attempt back: no password was checked."""
         _validated(LoginRequest(), {"file_number": file_number, "password": password})
         hours = int(self.config.get("SESSION_HOURS", 8))
         if identity.is_file_number(file_number):
@@ -75,6 +79,11 @@ class AccountsService:
             with self.db.transaction() as session:
                 audit.record(session, "login_failed",
                              file_number if identity.is_file_number(file_number) else None)
+            raise
+        except Overloaded:
+            if identity.is_file_number(file_number):
+                with self.db.transaction() as session:
+                    throttle.give_back(session, file_number)
             raise
 
     @rpc

@@ -78,6 +78,14 @@ def before_attempt(session: Session, file_number: str, channel_of) -> dict:
     return {"locked": False, "delay": delay_for(previous)}
 
 
+def give_back(session: Session, file_number: str) -> None:
+    """Take back an attempt counted by ``before_attempt`` whose password was
+    never checked (no hashing slot in time: the service was overloaded)."""
+    row = session.get(LoginThrottle, file_number, with_for_update=True)
+    if row is not None and row.locked_at is None and (row.failures or 0) > 0:
+        row.failures -= 1
+
+
 def succeeded(session: Session, file_number: str) -> None:
     session.execute(delete(LoginThrottle).where(LoginThrottle.file_number == file_number))
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from carpimko import inbox, outbox
 from carpimko.errors import InvalidRequest, NotFound, PermanentFailure
@@ -182,20 +182,26 @@ def _money_str(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def _own_assessments(session: Session, declarations: list[Declaration]) -> dict[str, Assessment]:
+def _own_assessments(session: Session, declarations: list[Declaration],
+                     with_lines: bool = True) -> dict[str, Assessment]:
     """Each declaration's assessment of its own year (a declaration of Y may also
-    have adjusted Y+1), with their lines, in two queries whatever the count."""
+    have adjusted Y+1), with their lines (``with_lines``), in two queries
+    whatever the count (one without the lines)."""
     if not declarations:
         return {}
     years = {d.id: d.year for d in declarations}
-    rows = session.scalars(select(Assessment).options(selectinload(Assessment.lines))
-                           .where(Assessment.declaration_id.in_(list(years)))
+    # the lines load with their assessment by default (the model's selectin): not when unused
+    query = select(Assessment).options(selectinload(Assessment.lines) if with_lines
+                                       else lazyload(Assessment.lines))
+    rows = session.scalars(query.where(Assessment.declaration_id.in_(list(years)))
                            .order_by(Assessment.computed_at)).all()
     return {a.declaration_id: a for a in rows if a.year == years[a.declaration_id]}
 
 
 def declaration_view(session: Session, declaration: Declaration,
-                     assessments: dict[str, Assessment] | None = None) -> dict:
+                     assessments: dict[str, Assessment] | None = None, detail: bool = True) -> dict:
+    """The declaration and its assessment; without ``detail``, the assessment
+    without its lines and notes (what a summary shows: the total)."""
     if assessments is None:
         assessments = _own_assessments(session, [declaration])
     assessment = assessments.get(declaration.id)
@@ -219,11 +225,13 @@ def declaration_view(session: Session, declaration: Declaration,
             "income_used": _money_str(assessment.income_used),
             "total": _money_str(assessment.total),
             "previous_total": _money_str(assessment.previous_total),
-            "lines": [{"scheme": l.scheme, "label": l.label, "base": _money_str(l.base),
-                       "rate": l.rate, "fixed": _money_str(l.fixed),
-                       "amount": _money_str(l.amount)} for l in assessment.lines],
-            "notes": json.loads(assessment.notes),
         }
+        if detail:
+            view["assessment"]["lines"] = [
+                {"scheme": l.scheme, "label": l.label, "base": _money_str(l.base), "rate": l.rate,
+                 "fixed": _money_str(l.fixed), "amount": _money_str(l.amount)}
+                for l in assessment.lines]
+            view["assessment"]["notes"] = json.loads(assessment.notes)
     return view
 
 
@@ -234,8 +242,12 @@ def get_declaration(session: Session, file_number: str, declaration_id: str) -> 
     return declaration_view(session, declaration)
 
 
-def list_declarations(session: Session, file_number: str, limit: int = 50) -> list[dict]:
+def list_declarations(session: Session, file_number: str, limit: int = 50,
+                      detail: bool = True) -> list[dict]:
+    """The member's declarations, newest first. Without ``detail`` (the
+    dashboard: it shows each year's total), no assessment lines or notes: a
+    query and most of the answer less on every page (profiled)."""
     rows = session.scalars(select(Declaration).where(Declaration.file_number == file_number)
                            .order_by(Declaration.declared_at.desc()).limit(limit)).all()
-    assessments = _own_assessments(session, rows)  # not a query per declaration (profiled)
-    return [declaration_view(session, d, assessments) for d in rows]
+    assessments = _own_assessments(session, rows, detail)  # not a query per declaration (profiled)
+    return [declaration_view(session, d, assessments, detail) for d in rows]

@@ -21,6 +21,7 @@ from carpimko import contacts as contact_details
 from carpimko import rpc as rpc_client
 from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
+from carpimko.errors import InvalidRequest
 from carpimko.handlers import batch_event_handler, reliable_event_handler
 
 from . import channels, delivering, letters, mailer, message_notices, password_notices
@@ -28,6 +29,13 @@ from .models import Outbox
 
 log = logging.getLogger(__name__)
 PARIS = ZoneInfo("Europe/Paris")
+
+
+def _log_limit(limit) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 100:
+        raise InvalidRequest("limit must be a whole number from 1 to 100",
+                             {"limit": ["a whole number from 1 to 100"]})
+    return limit
 
 
 class EmailRateLimit(DependencyProvider):
@@ -237,9 +245,11 @@ class NotificationsService:
             return delivering.for_correlation(session, file_number, correlation_id)
 
     @rpc
-    def delivery_log(self, file_number):
+    def delivery_log(self, file_number, limit=100):
+        """The member's deliveries, newest first (``limit``: at most 100; the
+        dashboard asks for the latest few)."""
         with self.db.transaction() as session:
-            return delivering.delivery_log(session, file_number)
+            return delivering.delivery_log(session, file_number, _log_limit(limit))
 
     @rpc
     def health(self):

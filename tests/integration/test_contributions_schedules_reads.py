@@ -87,3 +87,28 @@ def test_plans_and_notices_are_read_when_a_year_is_late(db):
     assert not view["up_to_date"] and view["reason"] == "arrears"
     assert any("payment_plans" in s for s in statements)
     assert any("formal_notices" in s for s in statements)
+
+
+def test_the_dashboards_declarations_carry_totals_without_lines_in_two_queries(db):
+    declare(db, 2024, "30000.00", date(2026, 11, 1), 1)
+    declare(db, 2025, "42000.00", date(2026, 11, 1), 2)
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.transaction() as session:
+            summary = declarations.list_declarations(session, MEMBER, detail=False)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    with db.transaction() as session:
+        full = declarations.list_declarations(session, MEMBER)
+    assert len(statements) == 2  # declarations, their assessments: no lines
+    assert [d["year"] for d in summary] == [2025, 2024]
+    for short, long in zip(summary, full):
+        assert "lines" not in short["assessment"] and "notes" not in short["assessment"]
+        assert long["assessment"]["lines"]
+        assert short == {**long, "assessment": {k: v for k, v in long["assessment"].items()
+                                                if k not in ("lines", "notes")}}

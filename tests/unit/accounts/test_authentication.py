@@ -143,7 +143,9 @@ def test_resolve_a_live_session(db):
     result = login(db)
     with db.transaction() as session:
         resolved = authentication.resolve(session, result["token"])
+    valid_for = resolved.pop("valid_for")
     assert resolved == {"csrf_token": result["csrf_token"], "member": SUMMARY}
+    assert authentication.IDLE.total_seconds() - 5 < valid_for <= authentication.IDLE.total_seconds()
 
 
 @pytest.mark.parametrize("token", ["", None, "unknown-token", "x" * 201])

@@ -176,3 +176,56 @@ def test_a_page_reads_its_session_and_member_in_one_query(accounts_db):
     assert len(statements) == 1 and "JOIN" in statements[0].upper()
     with accounts_db.transaction() as session:
         assert authentication.resolve(session, token + "x") is None
+
+
+def test_a_session_says_how_long_it_lives_without_another_request(accounts_db):
+    """``valid_for``: the gateway never keeps a session longer (gateway/sessions.py)."""
+    token = login(accounts_db)["token"]
+    with accounts_db.transaction() as session:
+        fresh = authentication.resolve(session, token)["valid_for"]
+    assert authentication.IDLE.total_seconds() - 5 < fresh <= authentication.IDLE.total_seconds()
+    with accounts_db.transaction() as session:  # idle clock not restarted yet: less left
+        row_of(session, token).last_seen_at = datetime.now(timezone.utc) - timedelta(seconds=20)
+    with accounts_db.transaction() as session:
+        idle = authentication.resolve(session, token)["valid_for"]
+    assert authentication.IDLE.total_seconds() - 25 < idle <= authentication.IDLE.total_seconds() - 20
+    with accounts_db.transaction() as session:  # the absolute expiry comes first
+        row_of(session, token).expires_at = datetime.now(timezone.utc) + timedelta(seconds=90)
+    with accounts_db.transaction() as session:
+        near_end = authentication.resolve(session, token)["valid_for"]
+    assert 80 < near_end <= 90
+
+
+def test_every_way_of_ending_sessions_is_noted_for_the_gateways(accounts_db):
+    from carpimko.session_events import noted
+    tokens = [login(accounts_db)["token"] for _ in range(3)]
+    with accounts_db.transaction() as session:
+        authentication.logout(session, tokens[0])
+        assert noted(session) == {"1234567"}
+    with accounts_db.transaction() as session:
+        authentication.logout(session, tokens[0])  # already ended: nothing to tell
+        authentication.logout(session, "")
+        assert noted(session) == set()
+    with accounts_db.transaction() as session:
+        authentication.logout_everywhere(session, tokens[1])
+        assert noted(session) == {"1234567"}
+    with accounts_db.transaction() as session:
+        authentication.end_sessions(session, "7654321")
+        assert noted(session) == {"7654321"}
+    with accounts_db.transaction() as session:
+        assert authentication.resolve(session, tokens[2]) is None
+
+
+def test_an_attempt_whose_password_was_never_checked_is_given_back(accounts_db):
+    for _ in range(4):
+        attempt(accounts_db, "1234567")
+    with accounts_db.transaction() as session:
+        throttle.give_back(session, "1234567")
+    with accounts_db.transaction() as session:
+        assert session.get(LoginThrottle, "1234567").failures == 3
+    for _ in range(8):
+        attempt(accounts_db, "1234567")
+    with accounts_db.transaction() as session:
+        assert throttle.is_locked(session, "1234567")
+        throttle.give_back(session, "1234567")  # a lock is never given back
+        assert throttle.is_locked(session, "1234567")

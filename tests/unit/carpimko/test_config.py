@@ -142,6 +142,7 @@ def test_nameko_config_keys(env, tmp_path):
         "ATTACHMENT_MAX_FILE_MB": 10.0, "ATTACHMENT_MAX_MESSAGE_MB": 20.0,
         "ATTACHMENT_MAX_COUNT": 5, "ATTACHMENT_MAX_PIXELS": 40_000_000, "CLAMD_ADDRESS": "",
         "BATCH_SIZE": 50, "BATCH_CONCURRENCY": 2, "VERIFICATION_KEY": "",
+        "SESSION_CACHE_SECONDS": 15.0,
     }
     assert "DATABASE_URL" not in cfg
 
@@ -160,3 +161,15 @@ def test_the_verification_key_reaches_the_services_config(env, tmp_path):
     assert config.load().nameko_config()["VERIFICATION_KEY"] == ""  # unset: documents refuses to start
     env.setenv("CARPIMKO_VERIFICATION_KEY", "a long random secret")
     assert config.load().nameko_config("documents")["VERIFICATION_KEY"] == "a long random secret"
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "nan", "inf"])
+def test_a_session_cache_time_that_is_not_a_number_of_seconds_is_refused(env, value):
+    env.setenv("CARPIMKO_SESSION_CACHE_SECONDS", value)
+    with pytest.raises(ValueError, match="CARPIMKO_SESSION_CACHE_SECONDS must be a number of seconds"):
+        config.load()
+
+
+def test_a_session_cache_time_of_zero_turns_the_cache_off(env):
+    env.setenv("CARPIMKO_SESSION_CACHE_SECONDS", "0")
+    assert config.load().nameko_config()["SESSION_CACHE_SECONDS"] == 0.0
