@@ -44,6 +44,7 @@ from carpimko.broker import EventPublisher  # noqa: E402
 from carpimko.events import new_event  # noqa: E402
 from ops.demo_data import DEMO_PASSWORD  # noqa: E402
 from tests.bench import cpu, population  # noqa: E402
+from tests.bench.suite_options import add_suite_arguments  # noqa: E402
 from tests.support.suite import RunningSuite  # noqa: E402
 
 YEAR = 2025
@@ -270,9 +271,7 @@ def main() -> int:
     parser.add_argument("--latency-rate", type=float, default=10.0)
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument("--scale", action="append", default=[], metavar="SERVICE=N")
-    parser.add_argument("--database-url", default=os.environ.get("CARPIMKO_TEST_DATABASE_URL", ""))
-    parser.add_argument("--amqp-uri", default="pyamqp://guest:guest@localhost:5672/")
-    parser.add_argument("--rabbit-api-uri", default="http://guest:guest@localhost:15672")
+    add_suite_arguments(parser)
     parser.add_argument("--campaign", action="store_true",
                         help="first run `carpimko campaign yearly-call` over the whole population")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from carpimko.broker import EventPublisher  # noqa: E402
 from tests.bench import cpu  # noqa: E402
 from tests.support import factories  # noqa: E402
+from tests.bench.suite_options import add_suite_arguments  # noqa: E402
 from tests.support.suite import RunningSuite  # noqa: E402
 
 
@@ -154,9 +155,7 @@ def _cpu_line(ms: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--database-url", default=os.environ.get("CARPIMKO_TEST_DATABASE_URL", ""))
-    parser.add_argument("--amqp-uri", default="pyamqp://guest:guest@localhost:5672/")
-    parser.add_argument("--rabbit-api-uri", default="http://guest:guest@localhost:15672")
+    add_suite_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     figures = measure(args.count, args.database_url, args.amqp_uri, args.rabbit_api_uri)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -24,22 +23,18 @@ import requests  # noqa: E402
 from ops.demo_data import DEMO_PASSWORD  # noqa: E402
 from tests.bench import cpu  # noqa: E402
 from tests.bench.load import seed_members  # noqa: E402
-from tests.support.suite import RunningSuite  # noqa: E402
+from tests.bench.suite_options import add_suite_arguments, members_suite  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=10)
     parser.add_argument("--pages", type=int, default=300)
-    parser.add_argument("--database-url", default=os.environ.get("CARPIMKO_TEST_DATABASE_URL", ""))
-    parser.add_argument("--amqp-uri", default="pyamqp://guest:guest@localhost:5672/")
-    parser.add_argument("--rabbit-api-uri", default="http://guest:guest@localhost:15672")
+    add_suite_arguments(parser)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="carpimko-dashcpu-") as tmp:
-        suite = RunningSuite(Path(tmp), args.amqp_uri, args.rabbit_api_uri, args.database_url,
-                             extra_env={"CARPIMKO_LOG_LEVEL": "ERROR",
-                                        "CARPIMKO_LOGIN_RATE_LIMIT": "10000/900"})
+        suite = members_suite(Path(tmp), args)
         suite.start()
         try:
             members, _ = seed_members(suite, args.members, Path(tmp))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from ops.demo_data import DEMO_PASSWORD  # noqa: E402
 from tests.bench import cpu, population  # noqa: E402
 from tests.bench.bench_chain import through_chain  # noqa: E402
 from tests.support.load import run_locust  # noqa: E402
+from tests.bench.suite_options import add_suite_arguments, members_suite  # noqa: E402
 from tests.support.suite import RunningSuite  # noqa: E402
 
 HISTORY_YEARS = (2024, 2025)
@@ -90,17 +90,11 @@ def main() -> int:
                         help="members arriving (and logging in) per second")
     parser.add_argument("--warmup", type=float, default=5.0,
                         help="seconds after the last login before the steady state is measured")
-    parser.add_argument("--database-url", default=os.environ.get("CARPIMKO_TEST_DATABASE_URL", ""))
-    parser.add_argument("--amqp-uri", default="pyamqp://guest:guest@localhost:5672/")
-    parser.add_argument("--rabbit-api-uri", default="http://guest:guest@localhost:15672")
+    add_suite_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="carpimko-load-") as tmp:
-        suite = RunningSuite(Path(tmp), args.amqp_uri, args.rabbit_api_uri, args.database_url,
-                             # 50 members behind one address (like a NAT): the per-client
-                             # login limit is raised, or it would refuse most of them
-                             extra_env={"CARPIMKO_LOG_LEVEL": "ERROR",
-                                        "CARPIMKO_LOGIN_RATE_LIMIT": "10000/900"})
+        suite = members_suite(Path(tmp), args)
         suite.start()
         try:
             members, history = seed_members(suite, args.users, Path(tmp))

@@ -3,6 +3,7 @@ in one query, and reads payment plans and formal notices only when a year is
 in arrears; its answer is the same as each year's own view."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -42,8 +43,9 @@ def pay(db, reference, year, amount, paid_on):
                             paid_on=paid_on, source="bank", recorded_at=datetime.now(timezone.utc)))
 
 
-def read(db, day):
-    """schedules() as of ``day``, and the SELECT statements it ran."""
+@contextmanager
+def selects(db):
+    """The SELECT statements run on ``db`` inside the block (a list, filled as they run)."""
     statements = []
 
     def record(_conn, _cursor, statement, *_args):
@@ -51,10 +53,15 @@ def read(db, day):
             statements.append(statement)
     event.listen(db.engine, "before_cursor_execute", record)
     try:
-        with db.transaction() as session:
-            view = payments.schedules(session, MEMBER, day)
+        yield statements
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
+
+
+def read(db, day):
+    """schedules() as of ``day``, and the SELECT statements it ran."""
+    with selects(db) as statements, db.transaction() as session:
+        view = payments.schedules(session, MEMBER, day)
     return view, statements
 
 
@@ -92,17 +99,8 @@ def test_plans_and_notices_are_read_when_a_year_is_late(db):
 def test_the_dashboards_declarations_carry_totals_without_lines_in_two_queries(db):
     declare(db, 2024, "30000.00", date(2026, 11, 1), 1)
     declare(db, 2025, "42000.00", date(2026, 11, 1), 2)
-    statements = []
-
-    def record(_conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        with db.transaction() as session:
-            summary = declarations.list_declarations(session, MEMBER, detail=False)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+    with selects(db) as statements, db.transaction() as session:
+        summary = declarations.list_declarations(session, MEMBER, detail=False)
     with db.transaction() as session:
         full = declarations.list_declarations(session, MEMBER)
     assert len(statements) == 2  # declarations, their assessments: no lines
