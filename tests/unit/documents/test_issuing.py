@@ -352,3 +352,42 @@ def test_record_batch_supersedes_in_order_and_skips_what_was_claimed(db):
                       "e" * 64: True}
     assert {e.causation_id for e in announced} >= {first.event_id, second.event_id,
                                                    third.event_id, statement.event_id}
+
+
+def test_record_batch_supersedes_only_the_current_document_of_each_key(db):
+    """One UPDATE for the batch: each (member, kind, year) supersedes its own
+    current document, never another member's, year's or kind's, and a kind
+    without a year (None) matches only documents without a year."""
+    def issued(kind, year, sha):
+        return issuing.Issued(kind, f"{kind} {year}", year, sha, 10, verification.new_code())
+
+    def event(member):
+        return parse_event(factories.schedule_changed(member, reason="frequency_changed",
+                                                      caused=False))
+
+    consumer = "documents.on_schedule_changed"
+    with db.transaction() as session:  # what earlier batches issued
+        issuing.record_batch(session, consumer, [
+            (event("1234567"), [issued("payment_schedule", 2026, "1" * 64),
+                                issued("undated_notice", None, "2" * 64)], "C. M.", True),
+            (event("1234567"), [issued("payment_schedule", 2025, "3" * 64)], "C. M.", True),
+            (event("7654321"), [issued("payment_schedule", 2026, "4" * 64)], "A. B.", True),
+        ], date(2026, 11, 28))
+    with db.transaction() as session:
+        assert issuing.record_batch(session, consumer, [
+            (event("1234567"), [issued("payment_schedule", 2026, "a" * 64),
+                                issued("undated_notice", None, "b" * 64)], "C. M.", True),
+            (event("1234567"), [issued("undated_notice", None, "c" * 64)], "C. M.", False),
+        ], date(2026, 11, 28)) == 2
+    with db.transaction() as session:
+        rows = {d.sha256: d for d in session.scalars(select(Document))}
+        announced = [json.loads(r.body)["payload"]
+                     for r in session.scalars(select(Outbox).order_by(Outbox.id))]
+    sha_of = {d.id: sha for sha, d in rows.items()}
+    superseded = {sha: sha_of.get(d.superseded_by) for sha, d in rows.items()}
+    assert superseded == {"1" * 64: "a" * 64, "2" * 64: "b" * 64, "b" * 64: "c" * 64,
+                          "3" * 64: None, "4" * 64: None, "a" * 64: None, "c" * 64: None}
+    # the outbox in the batches' order, the first document of each event told
+    assert [(p["sha256"], p["notify"]) for p in announced] == [
+        ("1" * 64, True), ("2" * 64, False), ("3" * 64, True), ("4" * 64, True),
+        ("a" * 64, True), ("b" * 64, False), ("c" * 64, False)]
