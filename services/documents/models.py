@@ -51,7 +51,10 @@ class Document(Base):
     # as issued, written once ({"public_url": ..., "data": {...}}, without the
     # verification code), and the LAYOUT_VERSION they are to be drawn with;
     # None for documents rendered at issue
-    snapshot: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # none_as_null: a document without a snapshot has SQL NULL there, not the JSON
+    # value null (SQLAlchemy's default for None), which ``snapshot IS NULL`` would
+    # not see: a letter would then look like a document waiting for its first read
+    snapshot: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     layout_version: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
     __table_args__ = (Index("ix_documents_member", "file_number", "created_at"),

@@ -391,3 +391,28 @@ def test_record_batch_supersedes_only_the_current_document_of_each_key(db):
     assert [(p["sha256"], p["notify"]) for p in announced] == [
         ("1" * 64, True), ("2" * 64, False), ("3" * 64, True), ("4" * 64, True),
         ("a" * 64, True), ("b" * 64, False), ("c" * 64, False)]
+
+
+def test_only_documents_issued_for_a_first_read_wait_for_one(db):
+    """A letter carrying a secret keeps neither content nor snapshot: it must
+    not look like a document waiting for its first read (render_pending would
+    count it for ever), and neither must a document drawn at issue."""
+    from services.documents import deferred, letters
+    from tests.unit.documents.test_deferred import schedule
+
+    access = {"file_number": "1234567", "issued_on": "2026-11-28",
+              "member": {"full_name": "Claire Martin", "first_name": "Claire",
+                         "last_name": "Martin", "address_lines": ["1 rue A", "75001 Paris"]}}
+    with db.transaction() as session:
+        letters.record(session, "access_letter", access, "key-1", None, 900, "ABCD-EFGH-JKMN-PQRS")
+    record(db, recalculated(), "K7QH-3MZP-XW9C-T4RB")  # drawn at issue: content kept
+    issued = deferred.issue("payment_schedule", "Échéancier 2026", 2026,
+                            lambda v: {**schedule(), "verification": v}, b"key", "http://x")
+    with db.transaction() as session:
+        issuing.insert_document(session, issued, file_number="1234567", correlation_id="c",
+                                source_key="deferred-1", issued_on=date(2026, 11, 28),
+                                initials="C. M.")
+    with db.transaction() as session:
+        assert deferred.pending_ids(session, 100) == [issued.document_id]
+        assert session.scalar(select(func.count()).select_from(Document)
+                              .where(Document.snapshot.is_(None))) == 2
