@@ -32,6 +32,7 @@ def translate_field_errors(errors: dict, language: str = "fr") -> dict:
         ("two decimal", "two_decimals"),
         ("cannot exceed", "conventioned_exceeds"), ("no contribution rules", "unknown_year"),
         ("7 or 9 digits", "file_number"), ("Unknown field", "unknown_field"),
+        ("a NUL character or a lone surrogate", "unstorable_text"),
     ]
     out = {}
     for name, messages in errors.items():

@@ -50,3 +50,13 @@ def test_a_form_with_a_nul_character_is_refused_after_its_csrf_token_is_checked(
     assert list(refused.value.fields) == ["subject"]
     with pytest.raises(web.Forbidden):
         web.check_csrf(form(csrf_token="wrong", subject="a\x00b"), session)
+
+
+def test_the_member_reads_the_refusal_in_french():
+    with pytest.raises(InvalidRequest) as refused:
+        web.json_body(request_with(b'{"subject": "a\\u0000b", "body": "x"}'))
+    status, body = web.error_body(refused.value)
+    assert status == 400
+    assert body["error"]["fields"] == {"subject": [
+        "Ce texte contient un caractère qui ne peut pas être enregistré "
+        "(caractère nul ou caractère Unicode incomplet)."]}
