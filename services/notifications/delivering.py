@@ -51,22 +51,7 @@ def already_processed(session: Session, event_id: str) -> bool:
 
 
 def claim(session: Session, event: Event) -> bool:
-    """Record ``event`` as processed in this transaction; False when it already
-    was. ``INSERT … ON CONFLICT DO NOTHING RETURNING``, as ``inbox.claim``: a
-    concurrent duplicate waits on the unique key until the first commits or
-    rolls back, then skips or claims."""
-    return session.connection().execute(_CLAIM, {
-        "consumer": DOCUMENT_CONSUMER, "event_id": event.event_id,
-        "processed_at": datetime.now(timezone.utc)}).first() is not None
-
-
-# Text, not the dialects' insert().on_conflict_do_nothing(): SQLAlchemy does not
-# cache those (no cache key), and compiled the statement again for every email.
-# The same SQL on PostgreSQL and SQLite (3.35 and later).
-_CLAIM = text(
-    f"INSERT INTO {Inbox.__tablename__} (consumer, event_id, processed_at) "
-    "VALUES (:consumer, :event_id, :processed_at) ON CONFLICT DO NOTHING RETURNING event_id"
-).bindparams(bindparam("processed_at", type_=Inbox.__table__.c.processed_at.type))
+    return inbox.claim(session, Inbox, DOCUMENT_CONSUMER, event.event_id)
 
 
 def not_processed(session: Session, events: list[Event]) -> list[Event]:
