@@ -145,6 +145,29 @@ class ContributionsRecalculatedV2(Schema):
     notes = fields.List(fields.String(), required=True)
 
 
+class AnnouncedCallV3(Schema):
+    """A call announced in the message of another one (``also_announced``)."""
+
+    assessment_id = fields.UUID(required=True)
+    year = fields.Integer(required=True, validate=validate.Range(min=2000, max=2100))
+    status = fields.String(required=True, validate=validate.OneOf(["provisional", "adjusted", "regularised"]))
+
+
+class ContributionsRecalculatedV3(ContributionsRecalculatedV2):
+    """V2, plus which calls the member is told of in one message.
+
+    A declaration of year N regularises N and, when it changes it, adjusts the
+    call of N+1 in the same decision: the member gets one message for both.
+    ``also_announced``: the other calls of the decision, announced in this
+    call's message (the regularisation lists the adjusted call).
+    ``announced_with``: the call whose message announces this one (the
+    adjusted call names the regularisation), or None when the call is
+    announced on its own. V2 events carry neither (each call on its own)."""
+
+    also_announced = fields.List(fields.Nested(AnnouncedCallV3), required=True)
+    announced_with = fields.UUID(required=True, allow_none=True)
+
+
 class DocumentGeneratedV1(Schema):
     document_id = fields.UUID(required=True)
     kind = fields.String(required=True)
@@ -345,6 +368,7 @@ CONTRACTS: dict[tuple[str, int], type[Schema]] = {
     ("income_declared", 1): IncomeDeclaredV1,
     ("contributions_recalculated", 1): ContributionsRecalculatedV1,
     ("contributions_recalculated", 2): ContributionsRecalculatedV2,
+    ("contributions_recalculated", 3): ContributionsRecalculatedV3,
     ("document_generated", 1): DocumentGeneratedV1,
     ("document_generated", 2): DocumentGeneratedV2,
     ("document_generated", 3): DocumentGeneratedV3,

@@ -93,12 +93,16 @@ def issue_call(session: Session, file_number: str, year: int, stage: str, *, as_
 
 def issue(ledger: Ledger, file_number: str, year: int, stage: str, *, trigger: str,
           declaration: DeclarationRow | None = None, cause: Event | None = None, campaign_id: str | None = None,
-          correlation_id: str | None = None, only_if_changed: bool = False) -> Call | None:
+          correlation_id: str | None = None, only_if_changed: bool = False, assessment_id: str | None = None,
+          announced_with: str | None = None, also_announced: tuple[Call, ...] = ()) -> Call | None:
     """Compute ``year`` at ``stage`` for the member and make it the year's new current call in ``ledger`` (see
     module); ``ledger.write()`` stores it.
 
     ``only_if_changed``: issue nothing (return None) when the call would be the current one again, same basis
-    and same lines (an adjustment that adjusts nothing is not sent to the member)."""
+    and same lines (an adjustment that adjusts nothing is not sent to the member).
+    ``assessment_id``: the new call's id, when the caller needs it beforehand; ``announced_with``: the id of
+    the call whose message tells the member of this one too, ``also_announced``: the calls this one's message
+    tells them of (one decision, one message: see ``declarations._assess``)."""
     member = ledger.member(file_number)
     if member is None:
         raise calculation.InvalidDeclaration(f"unknown member {file_number}")
@@ -126,7 +130,7 @@ def issue(ledger: Ledger, file_number: str, year: int, stage: str, *, trigger: s
             surcharge = amount
 
     assessment = Call(
-        id=str(uuid.uuid4()), declaration_id=declaration.id if declaration is not None else None,
+        id=assessment_id or str(uuid.uuid4()), declaration_id=declaration.id if declaration is not None else None,
         file_number=file_number, year=year, status=stage, is_current=True,
         parameters_version=call.assessment.parameters_version, income_used=call.assessment.income_used,
         income_declared=call.assessment.income_declared, conventionne=member.conventionne,
@@ -151,7 +155,9 @@ def issue(ledger: Ledger, file_number: str, year: int, stage: str, *, trigger: s
          "lines": [{"scheme": l.scheme, "label": l.label, "base": l.base, "rate": l.rate, "fixed": l.fixed,
                     "amount": l.amount} for l in lines],
          "total": total, "previous_total": assessment.previous_total,
-         "changes": _wire_changes(changes, previous), "surcharge": surcharge, "notes": notes},
+         "changes": _wire_changes(changes, previous), "surcharge": surcharge, "notes": notes,
+         "announced_with": announced_with,
+         "also_announced": [{"assessment_id": c.id, "year": c.year, "status": c.status} for c in also_announced]},
         member_id=file_number, cause=cause, correlation_id=correlation_id))
     _respread(ledger, file_number, year, total, assessment.id, cause)
     return assessment

@@ -159,14 +159,19 @@ def _assess(ledger: Ledger, event: Event, today, known_years) -> str | None:
         # the income is checked before anything is stored: a declaration that cannot be assessed is refused
         calculation.assess(params, declaration.professional_income, declaration.conventioned_income,
                            member.conventionne)
-        assessment = calls.issue(ledger, event.member_id, p["year"], "regularised", trigger="declaration",
-                                 declaration=declaration, cause=event)
+        # One decision, one message: the adjustment of the following year's call (when there is one) is
+        # announced in the regularisation's message, so it is computed first and named in it.
+        regularisation_id = str(uuid.uuid4())
+        adjusted = None
         following = p["year"] + 1
         if following == today.year and following in known_years:
             current = ledger.current(event.member_id, following)
             if current is None or current.status != "regularised":
-                calls.issue(ledger, event.member_id, following, "adjusted", trigger="declaration", cause=event,
-                            only_if_changed=True)
+                adjusted = calls.issue(ledger, event.member_id, following, "adjusted", trigger="declaration",
+                                       cause=event, only_if_changed=True, announced_with=regularisation_id)
+        assessment = calls.issue(ledger, event.member_id, p["year"], "regularised", trigger="declaration",
+                                 declaration=declaration, cause=event, assessment_id=regularisation_id,
+                                 also_announced=(adjusted,) if adjusted is not None else ())
     except calculation.InvalidDeclaration as exc:
         raise PermanentFailure(str(exc)) from None
     return assessment.id

@@ -15,6 +15,7 @@ from carpimko.events import Event, new_event
 
 from .domain import verification
 from .models import Document, Inbox, Outbox
+from .sources import statement_title
 
 STATEMENT_CONSUMER = "documents.on_contributions_recalculated"
 STATEMENT = "contribution_statement"
@@ -127,11 +128,14 @@ class Issued:
 
 
 def record_batch(session: Session, consumer: str,
-                 batch: list[tuple[Event, list[Issued], str | None, bool]], issued_on: date) -> int:
+                 batch: list[tuple[Event, list[Issued], str | None, bool, list[str]]],
+                 issued_on: date) -> int:
     """Record the documents of a batch of events, ``(event, issued, initials,
-    notify)`` each, as :func:`record_documents` would one event at a time, in
-    the caller's transaction; returns how many events were recorded (an event
-    claimed meanwhile by another worker is skipped).
+    notify, announced_too)`` each, as :func:`record_documents` would one event
+    at a time, in the caller's transaction; returns how many events were
+    recorded (an event claimed meanwhile by another worker is skipped). The
+    first document's ``also_issued`` lists the event's other documents, then
+    ``announced_too`` (documents of other events told in the same message).
 
     Why not simply one :func:`record_documents` after the other: per document,
     building the ORM objects and the SQL expressions of the inbox claim and of
@@ -150,7 +154,7 @@ def record_batch(session: Session, consumer: str,
     latest: dict = {}       # (member, kind, year) -> the batch's current row of that key
     superseding: dict = {}  # (member, kind, year) -> id of the batch's first row of that key
     recorded = 0
-    for event, issued, initials, notify in batch:
+    for event, issued, initials, notify, announced_too in batch:
         if event.event_id not in claimed:
             continue
         claimed.discard(event.event_id)  # an event twice in the batch counts once
@@ -169,7 +173,8 @@ def record_batch(session: Session, consumer: str,
             latest[key] = row
             rows.append(row)
             envelopes.append(generated(row, notify=notify and position == 0,
-                                       also_issued=[i.title for i in issued[1:]] if position == 0 else [],
+                                       also_issued=([i.title for i in issued[1:]] + list(announced_too)
+                                                    if position == 0 else []),
                                        cause=event))
     if rows:  # the UPDATE first: the batch's own rows must not be superseded by it
         supersede_many(session, superseding)
@@ -319,10 +324,6 @@ def record_request(session: Session, consumer: str, request_id: str, file_number
     announce(session, document, notify=False, also_issued=[])
     session.flush()
     return document_view(document)
-
-
-def statement_title(year: int) -> str:
-    return f"Relevé de cotisations {year}"
 
 
 def document_view(doc: Document) -> dict:

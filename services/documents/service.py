@@ -69,14 +69,14 @@ class DocumentsService:
         if sources.regularises(event.raw["payload"]):
             wanted.append((sources.REGULARISATION, sources.regularisation_title(year), year,
                            lambda v: sources.regularisation_data(event, member, issued_on, v)))
-        return wanted, True
+        return wanted, sources.statement_notified(event), sources.also_announced_titles(event)
 
     @staticmethod
     def _schedule_documents(event, member, issued_on):
         year = event.payload["year"]
         return ([(sources.SCHEDULE, sources.schedule_title(year), year,
                   lambda v: sources.schedule_data(event, member, issued_on, v))],
-                sources.schedule_notified(event))
+                sources.schedule_notified(event), [])
 
     def _issue_for_events(self, consumer, events, documents_of):
         """Issue the documents of a batch of events for ``consumer``, to be
@@ -93,7 +93,8 @@ class DocumentsService:
         events (a claim lost to another copy of the service skips that
         event). ``documents_of(event, member, issued_on)`` gives the
         ``(kind, title, year, data_of)`` of the event's documents, the first
-        one announced to the member, and whether it is (``notify``).
+        one announced to the member, whether it is (``notify``), and the
+        titles of documents of other events announced with it.
 
         Anything that fails (an unknown member, data the renderer refuses:
         PermanentFailure) fails the batch; the batch handler then handles
@@ -109,14 +110,14 @@ class DocumentsService:
         batch = []
         for event in events:
             member = members[event.member_id]
-            wanted, notify = documents_of(event, member, issued_on)
+            wanted, notify, announced_too = documents_of(event, member, issued_on)
             issued = []
             for kind, title, year, data_of in wanted:
                 try:
                     issued.append(deferred.issue(kind, title, year, data_of, key, public_url))
                 except ValueError as exc:  # the event's data can never make this document
                     raise PermanentFailure(f"cannot render the {kind}: {exc}") from exc
-            batch.append((event, issued, issuing.member_initials(member), notify))
+            batch.append((event, issued, issuing.member_initials(member), notify, announced_too))
         with self.db.transaction() as session:
             recorded = issuing.record_batch(session, consumer, batch, issued_on)
         if recorded:

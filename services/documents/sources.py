@@ -8,6 +8,10 @@ How the member is told, so that one declaration yields one message:
 - ``contributions_recalculated`` gives the statement, announced (one email or
   letter), and, when a regularisation changes the total of the year, the
   regularisation notice, announced in the same message (``also_issued``);
+  a declaration that regularises year N and adjusts the call of N+1 makes one
+  decision: the statement of N+1 is announced in the message of N (v3:
+  ``also_announced`` on the regularisation, ``announced_with`` on the
+  adjusted call, which is not announced on its own);
 - ``schedule_changed`` caused by a new assessment (``reason`` "assessment")
   gives the new payment schedule, not announced: the statement of the same
   chain is; a schedule the member changed (``frequency_changed``) is
@@ -40,6 +44,21 @@ def regularises(payload: dict) -> bool:
     previous = payload.get("previous_total")
     return (payload.get("status") in REGULARISING_STATUSES and previous is not None
             and Decimal(str(previous)) != Decimal(str(payload["total"])))
+
+
+def statement_title(year: int) -> str:
+    return f"Relevé de cotisations {year}"
+
+
+def statement_notified(event: Event) -> bool:
+    """A call announced in another call's message (``announced_with``, v3) is
+    not announced on its own; v1 and v2 calls always are."""
+    return event.payload.get("announced_with") is None
+
+
+def also_announced_titles(event: Event) -> list[str]:
+    """The statements of the calls announced in this call's message (v3)."""
+    return [statement_title(call["year"]) for call in event.payload.get("also_announced", [])]
 
 
 def regularisation_title(year: int) -> str:

@@ -130,8 +130,9 @@ def queued(suite: RunningSuite) -> int:
 def wait_until_told(suite: RunningSuite, total: int, start: float) -> float:
     """Wait until at least ``total`` emails and letters exist and the chain is
     idle (empty queues, no new email or letter for 3 s); return the time of the
-    last one. A declaration may tell its member more than once (a
-    regularisation and the next year's adjusted call are two calls)."""
+    last one. A declaration tells its member once (a regularisation and
+    the next year's adjusted call are two calls, announced together); a
+    member's own schedule change or campaign call tells them again."""
     count, last_change = notified(suite), time.monotonic()
     while True:
         if time.monotonic() > start + 7200:

@@ -78,13 +78,19 @@ def test_member_with_email_declares_and_is_told_by_email(suite):
 def test_member_without_email_gets_a_letter(suite):
     s = login(suite, "7654321")
     before = len(suite.letters())
-    expected = statements_expected(suite, s, 2025)
+    calls = statements_expected(suite, s, 2025)
     done = declare_and_wait(suite, s, {"year": 2025, "professional_income": "52000",
                                        "conventioned_income": "50000"})
     assert done["steps"][-1]["channel"] == "post"
-    letters = wait_for(lambda: suite.letters() if len(suite.letters()) == before + expected else None)
+    letters = wait_for(lambda: suite.letters() if len(suite.letters()) == before + 1 else None)
     text = pdf_text(letters[-1].read_bytes())
     assert "7654321" in text and "DUPONT" in text.upper() and "Brest".upper() in text.upper()
+    # one declaration, one letter: the 2026 call the declaration adjusted is announced in it
+    assert "Relevé de cotisations 2025" in text
+    assert ("Relevé de cotisations 2026" in text) == (calls == 2)
+    import time
+    time.sleep(2)  # give a second letter every chance to show up
+    assert len(suite.letters()) == before + 1
 
 
 def test_the_same_event_twice_gives_one_document_and_one_email(suite):
@@ -108,13 +114,17 @@ def test_the_same_event_twice_gives_one_document_and_one_email(suite):
         return [d for d in chain_documents() if d[0] == "contribution_statement"]
     # a statement per call issued (the 2025 regularisation, and the 2026 adjusted call when
     # 2026 is not regularised yet), the notice (39,000 replaces the demo's 39,800) and the
-    # respread schedules; never two of a kind for a year, one email per call
+    # respread schedules; never two of a kind for a year, one email for the declaration
     wait_for(lambda: len(statements()) >= expected
              and ("regularisation_notice", 2025) in chain_documents(), timeout=60)
-    wait_for(lambda: len(suite.mails()) >= mails_before + expected)
+    wait_for(lambda: len(suite.mails()) >= mails_before + 1)
     import time
     time.sleep(2)  # give a duplicate every chance to show up
-    assert len(suite.mails()) == mails_before + expected
+    assert len(suite.mails()) == mails_before + 1
+    body = email.message_from_bytes(suite.mails()[-1].read_bytes(), policy=policy.default)
+    told = body.get_body(("plain",)).get_content()
+    assert "Relevé de cotisations 2025" in told and "Avis de régularisation 2025" in told
+    assert ("Relevé de cotisations 2026" in told) == (expected == 2)
     documents = chain_documents()
     assert len(documents) == len(set(documents)), documents
     assert sorted(year for _, year in statements()) == [2025, 2026][:expected]

@@ -120,8 +120,17 @@ def test_a_member_across_2024_to_2026_provisional_adjusted_regularised(db):
 
     recalculated = [e for e in events(db) if e["payload"]["year"] == 2026]
     assert [e["payload"]["status"] for e in recalculated] == ["provisional", "adjusted", "regularised"]
-    assert all(e["version"] == 2 for e in recalculated)
+    assert all(e["version"] == 3 for e in recalculated)
     provisional, adjusted, regularised = (e["payload"] for e in recalculated)
+    # one decision, one message: the 2025 declaration regularised 2025 and adjusted 2026, and the adjusted
+    # call is told in the regularisation's message; the other calls are told on their own
+    regularised_2025 = [e["payload"] for e in events(db)
+                        if (e["payload"]["year"], e["payload"]["status"]) == (2025, "regularised")]
+    assert len(regularised_2025) == 1
+    assert adjusted["announced_with"] == regularised_2025[0]["assessment_id"]
+    assert regularised_2025[0]["also_announced"] == [
+        {"assessment_id": adjusted["assessment_id"], "year": 2026, "status": "adjusted"}]
+    assert [(p["announced_with"], p["also_announced"]) for p in (provisional, regularised)] == [(None, [])] * 2
     assert provisional["changes"] is None and provisional["declaration_id"] is None
     assert adjusted["changes"]["previous_status"] == "provisional"
     assert adjusted["changes"]["difference"] == "1930.00"

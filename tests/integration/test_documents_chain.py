@@ -91,6 +91,33 @@ def test_a_regularising_declaration_gives_three_documents_and_one_email(suite, s
     spy.close()
 
 
+def test_a_declaration_that_also_adjusts_the_next_year_gives_one_email(suite, smtp_server):
+    """One decision, one message: the 2025 regularisation names the 2026 call the same
+    declaration adjusted (``also_announced``), which is not announced on its own."""
+    config = suite
+    spy = bus.EventSpy(config["AMQP_URI"], "document_generated")
+    chain, regularisation = str(uuid.uuid4()), str(uuid.uuid4())
+    adjusted = factories.contributions_recalculated("1234567", chain, status="adjusted",
+                                                    previous_total="8000.00",
+                                                    announced_with=regularisation)
+    regularised = factories.contributions_recalculated(
+        "1234567", chain, year=2025, assessment_id=regularisation,
+        also_announced=((adjusted["payload"]["assessment_id"], 2026, "adjusted"),))
+    bus.publish(config["AMQP_URI"], adjusted, regularised)
+
+    announced = {(e["payload"]["kind"], e["payload"]["title"]): e["payload"] for e in spy.wait(2)}
+    assert announced[("contribution_statement", "Relevé de cotisations 2026")]["notify"] is False
+    told = announced[("contribution_statement", "Relevé de cotisations 2025")]
+    assert told["notify"] is True and told["also_issued"] == ["Relevé de cotisations 2026"]
+    wait_for(lambda: len(smtp_server.messages()) == 1)
+    time.sleep(1.5)  # nothing else comes
+    mails = smtp_server.messages()
+    assert len(mails) == 1 and "De nouveaux documents" in mails[0]["Subject"]
+    body = mails[0].get_body(("plain",)).get_content()
+    assert "Relevé de cotisations 2025" in body and "Relevé de cotisations 2026" in body
+    spy.close()
+
+
 def test_a_new_schedule_supersedes_and_the_members_own_change_is_announced(suite, smtp_server):
     config = suite
     first = factories.schedule_changed("1234567", total="9126.00")

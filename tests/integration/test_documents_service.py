@@ -144,10 +144,10 @@ def test_adjusted_call_v2_and_a_v1_event_both_render(container_factory, configs)
         "total": Decimal("9126.00"), "previous_total": Decimal("8000.00"), "surcharge": None, "notes": [],
         "changes": {"previous_assessment_id": str(uuid.uuid4()), "previous_status": "provisional",
                     "previous_total": Decimal("8000.00"), "difference": Decimal("1126.00"), "lines": [],
-                    "reasons": []}}, member_id="1234567")
+                    "reasons": []}, "announced_with": None, "also_announced": []}, member_id="1234567")
     v1 = factories.contributions_recalculated("1234567")
     v1["version"] = 1
-    for key in ("basis", "income_year", "trigger", "changes", "surcharge"):
+    for key in ("basis", "income_year", "trigger", "changes", "surcharge", "announced_with", "also_announced"):
         del v1["payload"][key]
     bus.publish(config["AMQP_URI"], adjusted, v1)
     spy.wait(2)

@@ -61,15 +61,22 @@ STATEMENT_LINES = [
 
 def contributions_recalculated(file_number: str, correlation_id: str | None = None, *,
                                previous_total: str | None = None,
-                               status: str = "regularised") -> dict:
+                               status: str = "regularised", year: int = 2026,
+                               assessment_id: str | None = None, announced_with: str | None = None,
+                               also_announced: tuple = ()) -> dict:
+    """A call of ``year`` (``also_announced``: the ``(assessment_id, year, status)`` of calls told in its
+    message; ``announced_with``: the call whose message tells this one)."""
     correlation_id = correlation_id or str(uuid.uuid4())
     return new_event("contributions_recalculated", {
-        "assessment_id": str(uuid.uuid4()), "declaration_id": correlation_id, "year": 2026,
+        "assessment_id": assessment_id or str(uuid.uuid4()),
+        "declaration_id": correlation_id if status == "regularised" else None, "year": year,
         "status": status, "parameters_version": "2026.1", "income_used": Decimal("40000"),
         "income_declared": True, "lines": STATEMENT_LINES, "total": Decimal("9126.00"),
         "previous_total": None if previous_total is None else Decimal(previous_total),
         "notes": [], "basis": "income", "income_year": 2026,
-        "trigger": "declaration", "changes": None, "surcharge": None},
+        "trigger": "declaration", "changes": None, "surcharge": None,
+        "announced_with": announced_with,
+        "also_announced": [{"assessment_id": a, "year": y, "status": st} for a, y, st in also_announced]},
         member_id=file_number, correlation_id=correlation_id)
 
 

@@ -115,7 +115,8 @@ def test_money_in_nested_lines_and_rate_as_exact_string():
         "status": "regularised", "parameters_version": "2026.1", "income_used": D("40000"),
         "income_declared": True, "lines": lines, "total": D("4502"),
         "previous_total": D("4400.1"), "notes": [], "basis": "income", "income_year": 2026,
-        "trigger": "declaration", "changes": None, "surcharge": None}, member_id="1234567")
+        "trigger": "declaration", "changes": None, "surcharge": None, "announced_with": None,
+        "also_announced": []}, member_id="1234567")
     p = body["payload"]
     assert p["lines"][0] == {"scheme": "rid", "label": "Invalidité-décès", "base": "0.00",
                              "rate": None, "fixed": "1022.00", "amount": "1022.00"}
@@ -319,8 +320,9 @@ def test_contributions_recalculated_v1_still_parses_and_v2_carries_the_stage():
                     "lines": [{"scheme": "rid", "label": "Invalidité-décès", "previous": D("1000"),
                                "current": D("1022"), "difference": D("22")}],
                     "reasons": [{"code": "basis_changed", "previous": "income:2024",
-                                 "current": "income:2025"}]}}, member_id="1234567")
-    assert body["version"] == 2
+                                 "current": "income:2025"}]},
+        "announced_with": None, "also_announced": []}, member_id="1234567")
+    assert body["version"] == 3
     event = parse_event(body)
     assert event.payload["status"] == "adjusted" and event.payload["declaration_id"] is None
     assert body["payload"]["changes"]["difference"] == "22.00"

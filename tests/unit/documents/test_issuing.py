@@ -328,13 +328,13 @@ def test_record_batch_supersedes_in_order_and_skips_what_was_claimed(db):
                                  [schedule_issued("0" * 64)], date(2026, 11, 28), "C. M.")
     first, second, third = schedule_event(), schedule_event(), schedule_event()
     statement = recalculated()
-    batch = [(first, [schedule_issued("a" * 64)], "C. M.", True),
-             (before, [schedule_issued("f" * 64)], "C. M.", True),  # already claimed: skipped
-             (second, [schedule_issued("b" * 64)], "C. M.", False),
+    batch = [(first, [schedule_issued("a" * 64)], "C. M.", True, []),
+             (before, [schedule_issued("f" * 64)], "C. M.", True, []),  # already claimed: skipped
+             (second, [schedule_issued("b" * 64)], "C. M.", False, []),
              (statement, [issuing.Issued("contribution_statement", "Relevé de cotisations 2026",
                                          2026, "e" * 64, 10, verification.new_code())],
-              "C. M.", True),
-             (third, [schedule_issued("c" * 64)], "C. M.", True)]
+              "C. M.", True, []),
+             (third, [schedule_issued("c" * 64)], "C. M.", True, [])]
     with db.transaction() as session:
         assert issuing.record_batch(session, "documents.on_schedule_changed", batch,
                                     date(2026, 11, 28)) == 4
@@ -369,15 +369,15 @@ def test_record_batch_supersedes_only_the_current_document_of_each_key(db):
     with db.transaction() as session:  # what earlier batches issued
         issuing.record_batch(session, consumer, [
             (event("1234567"), [issued("payment_schedule", 2026, "1" * 64),
-                                issued("undated_notice", None, "2" * 64)], "C. M.", True),
-            (event("1234567"), [issued("payment_schedule", 2025, "3" * 64)], "C. M.", True),
-            (event("7654321"), [issued("payment_schedule", 2026, "4" * 64)], "A. B.", True),
+                                issued("undated_notice", None, "2" * 64)], "C. M.", True, []),
+            (event("1234567"), [issued("payment_schedule", 2025, "3" * 64)], "C. M.", True, []),
+            (event("7654321"), [issued("payment_schedule", 2026, "4" * 64)], "A. B.", True, []),
         ], date(2026, 11, 28))
     with db.transaction() as session:
         assert issuing.record_batch(session, consumer, [
             (event("1234567"), [issued("payment_schedule", 2026, "a" * 64),
-                                issued("undated_notice", None, "b" * 64)], "C. M.", True),
-            (event("1234567"), [issued("undated_notice", None, "c" * 64)], "C. M.", False),
+                                issued("undated_notice", None, "b" * 64)], "C. M.", True, []),
+            (event("1234567"), [issued("undated_notice", None, "c" * 64)], "C. M.", False, []),
         ], date(2026, 11, 28)) == 2
     with db.transaction() as session:
         rows = {d.sha256: d for d in session.scalars(select(Document))}

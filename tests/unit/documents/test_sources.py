@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import uuid
 from datetime import date
 
 import pytest
@@ -116,6 +117,24 @@ def test_who_is_told():
                                                         caused=False))
     assert sources.schedule_notified(respread) is False
     assert sources.schedule_notified(own_change) is True
+
+
+def test_a_call_announced_with_another_is_told_in_its_message():
+    regularisation, adjusted_id = str(uuid.uuid4()), str(uuid.uuid4())
+    adjusted = parse_event(factories.contributions_recalculated(
+        "1234567", status="adjusted", assessment_id=adjusted_id, announced_with=regularisation))
+    regularised = parse_event(factories.contributions_recalculated(
+        "1234567", year=2025, assessment_id=regularisation,
+        also_announced=((adjusted_id, 2026, "adjusted"),)))
+    alone = parse_event(factories.contributions_recalculated("1234567"))
+    assert [sources.statement_notified(e) for e in (adjusted, regularised, alone)] == [False, True, True]
+    assert sources.also_announced_titles(regularised) == ["Relevé de cotisations 2026"]
+    assert sources.also_announced_titles(adjusted) == sources.also_announced_titles(alone) == []
+    v2 = {**factories.contributions_recalculated("1234567"), "version": 2}
+    for key in ("announced_with", "also_announced"):
+        del v2["payload"][key]
+    assert sources.statement_notified(parse_event(v2)) is True
+    assert sources.also_announced_titles(parse_event(v2)) == []
 
 
 @pytest.mark.skipif(pdftoppm is None, reason="pdftoppm (poppler-utils) not installed")
