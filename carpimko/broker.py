@@ -1,7 +1,8 @@
 """RabbitMQ topology and publishing, shared by services, the CLI and tests.
 
 One durable topic exchange, ``carpimko.events``, carries every event with its
-type as routing key. Each subscription (service, handler) has:
+type as routing key (``<type>.silent`` for an event nobody is to be told of,
+see :func:`routing_key`). Each subscription (service, handler) has:
 
 - its queue ``evt-carpimko-<type>--<service>.<method>`` (nameko's naming),
 - a ``.retry`` queue where a failed message waits (per-message TTL, growing
@@ -152,7 +153,7 @@ class EventPublisher:
             producer.publish(
                 envelope,
                 exchange=events_exchange,
-                routing_key=envelope["type"],
+                routing_key=routing_key(envelope),
                 delivery_mode=2,
                 declare=[events_exchange],
                 headers=trace_headers(envelope),
@@ -182,7 +183,7 @@ class EventPublisher:
             conn, channel, producer, state = self._ensure_pipelined()
             first = state["published"] + 1
             for envelope in envelopes:
-                producer.publish(envelope, exchange=events_exchange, routing_key=envelope["type"],
+                producer.publish(envelope, exchange=events_exchange, routing_key=routing_key(envelope),
                                  delivery_mode=2, headers=trace_headers(envelope))
                 state["published"] += 1
             last = state["published"]
@@ -232,6 +233,26 @@ class EventPublisher:
                     pass
         self._conn = self._producer = None
         self._pipelined = self._pipelined_conn = None
+
+
+def routing_key(envelope: dict) -> str:
+    """The event's type; ``<type>.silent`` for an event whose payload says
+    nobody is to be told of it (``notify`` false: a document announced in
+    another document's message).
+
+    Why: a declaration issues five documents and one message. The four
+    silent ``document_generated`` went through the broker to notifications
+    only to be claimed and skipped, about a fifth of the chain's messages.
+    Subscriptions bind the type alone, which matches exactly the type, so
+    they no longer receive the silent ones; whoever wants every event of a
+    type binds ``<type>.#`` (the test spies do)."""
+    payload = envelope.get("payload")
+    if isinstance(payload, dict) and payload.get("notify") is False:
+        return f"{envelope['type']}.{SILENT}"
+    return envelope["type"]
+
+
+SILENT = "silent"
 
 
 def trace_headers(envelope: dict) -> dict:

@@ -95,7 +95,8 @@ class NotificationsService:
         one fails, the batch is handled again event by event and an email
         already sent is never sent again."""
         with self.db.transaction() as session:
-            # the silent ones are claimed outright (ON CONFLICT skips those done): one statement
+            # silent ones are routed elsewhere (broker.routing_key); one published before that, or
+            # replayed under its type, is claimed outright (ON CONFLICT skips those done)
             delivering.claim_all(session, [e for e in events if not delivering.to_announce(e)])
             announced = delivering.not_processed(
                 session, [e for e in events if delivering.to_announce(e)])

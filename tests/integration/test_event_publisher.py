@@ -53,3 +53,30 @@ def test_a_refused_message_fails_the_batch(rabbit_config):
     finally:
         publisher.close()
     assert len(_drain(uri, "full")) == 1
+
+
+def test_an_announcement_nobody_is_told_of_reaches_no_subscription(rabbit_config):
+    """``notify`` false goes out as ``document_generated.silent``: notifications'
+    queue (bound to the type) gets only what it acts on; a ``type.#`` binding
+    gets both."""
+    uri = rabbit_config["AMQP_URI"]
+    with Connection(uri) as conn:
+        channel = conn.channel()
+        broker.declare_subscription(channel, "document_generated", "notifications",
+                                    "on_document_generated")
+        Queue("everything", exchange=broker.events_exchange,
+              routing_key="document_generated.#")(channel).declare()
+    told = factories.document_generated("1234567")
+    silent = factories.document_generated("1234567", notify=False)
+    publisher = EventPublisher(uri)
+    try:
+        publisher.publish_many([silent, told])
+        publisher.publish(silent)
+    finally:
+        publisher.close()
+    main = broker.queue_name("document_generated", "notifications", "on_document_generated")
+    assert [m.payload["event_id"] for m in _drain(uri, main)] == [told["event_id"]]
+    assert [m.payload["event_id"] for m in _drain(uri, "everything")] == [
+        silent["event_id"], told["event_id"], silent["event_id"]]
+    assert broker.routing_key(silent) == "document_generated.silent"
+    assert broker.routing_key(told) == "document_generated"

@@ -22,8 +22,8 @@ class EventSpy:
         broker.events_exchange(channel).declare()
         self.bound = self.queue(channel)
         self.bound.declare()
-        for event_type in event_types:
-            self.bound.bind_to(exchange=broker.EXCHANGE, routing_key=event_type)
+        for event_type in event_types:  # every event of the type, silent ones too
+            self.bound.bind_to(exchange=broker.EXCHANGE, routing_key=f"{event_type}.#")
         self.received: list[dict] = []
 
     def drain(self) -> list[dict]:
