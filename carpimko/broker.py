@@ -164,10 +164,12 @@ class EventPublisher:
             self.close()
             raise
 
-    def publish_many(self, envelopes, timeout: float = 30.0) -> None:
+    def publish_many(self, envelopes, timeout: float = 30.0, bodies=None) -> None:
         """Publish ``envelopes`` in order and return once RabbitMQ confirmed
         every one of them; raise otherwise (a nack, a timeout, a lost
         connection), in which case any of them may or may not have gone out.
+        ``bodies``, when given, is each envelope already encoded as JSON (the
+        outbox keeps them so): it goes out as it is, not encoded again.
 
         Why not ``publish`` in a loop: each confirm is a round trip, and the
         outbox relay publishes batches. Here the messages go out back to back
@@ -177,14 +179,19 @@ class EventPublisher:
         before the broker has it.
         """
         envelopes = list(envelopes)
+        if bodies is not None and len(bodies) != len(envelopes):
+            raise ValueError("one body per envelope")
         if not envelopes:
             return
         try:
             conn, channel, producer, state = self._ensure_pipelined()
             first = state["published"] + 1
-            for envelope in envelopes:
-                producer.publish(envelope, exchange=events_exchange, routing_key=routing_key(envelope),
-                                 delivery_mode=2, headers=trace_headers(envelope))
+            encoded = {} if bodies is None else {"content_type": "application/json",
+                                                  "content_encoding": "utf-8"}
+            for i, envelope in enumerate(envelopes):
+                producer.publish(envelope if bodies is None else bodies[i], exchange=events_exchange,
+                                 routing_key=routing_key(envelope), delivery_mode=2,
+                                 headers=trace_headers(envelope), **encoded)
                 state["published"] += 1
             last = state["published"]
             deadline = time.monotonic() + timeout

@@ -56,9 +56,10 @@ def relay_batch(database, outbox_model, publish, limit: int = 200, publish_many=
     """Publish up to ``limit`` pending events, oldest first; return how many.
 
     ``publish(envelope)`` must return only once the broker confirmed; when
-    given, ``publish_many(envelopes)`` is used instead for the whole batch and
-    must return only once every one is confirmed (one wait, not one per
-    event). Rows are
+    given, ``publish_many(envelopes, bodies=...)`` is used instead for the
+    whole batch (``bodies``: the rows' JSON, to be sent as stored rather than
+    encoded again) and must return only once every one is confirmed (one
+    wait, not one per event). Rows are
     locked with ``FOR UPDATE SKIP LOCKED`` so several relays (several copies
     of a service) share the work without publishing a row twice.
     """
@@ -72,7 +73,7 @@ def relay_batch(database, outbox_model, publish, limit: int = 200, publish_many=
         ).all()
         envelopes = [json.loads(row.body) for row in rows]
         if publish_many is not None:
-            publish_many(envelopes)
+            publish_many(envelopes, bodies=[row.body for row in rows])
         else:
             for envelope in envelopes:
                 publish(envelope)

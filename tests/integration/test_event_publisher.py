@@ -41,6 +41,28 @@ def test_a_batch_arrives_whole_in_order_with_trace_headers(rabbit_config):
     assert received[7].properties["delivery_mode"] == 2
 
 
+def test_bodies_already_encoded_go_out_as_they_are(rabbit_config):
+    """The outbox relay hands the stored JSON along: it is sent as is, and a
+    consumer decodes the same envelope."""
+    import json
+    uri = rabbit_config["AMQP_URI"]
+    _bound_queue(uri, "stored")
+    envelopes = [factories.income_declared(str(2000000 + i)) for i in range(3)]
+    bodies = [json.dumps(e, separators=(",", ":")) for e in envelopes]
+    publisher = EventPublisher(uri)
+    try:
+        with pytest.raises(ValueError, match="one body per envelope"):
+            publisher.publish_many(envelopes, bodies=bodies[:2])
+        publisher.publish_many(envelopes, bodies=bodies)
+    finally:
+        publisher.close()
+    received = _drain(uri, "stored")
+    assert [m.body for m in received] == bodies
+    assert [m.payload for m in received] == envelopes
+    assert received[0].content_type == "application/json"
+    assert received[0].headers["carpimko.event_id"] == envelopes[0]["event_id"]
+
+
 def test_a_refused_message_fails_the_batch(rabbit_config):
     uri = rabbit_config["AMQP_URI"]
     _bound_queue(uri, "full", **{"x-max-length": 5, "x-overflow": "reject-publish"})
