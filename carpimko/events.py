@@ -21,6 +21,8 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from carpimko import fastload
+
 EXCHANGE = "carpimko.events"
 FILE_NUMBER = validate.Regexp(r"^(?:[0-9]{7}|[0-9]{9})\Z", error="file number must be 7 or 9 digits")
 
@@ -395,6 +397,24 @@ def _schema(contract: type[Schema]) -> Schema:
     return contract()
 
 
+@functools.cache
+def _load(contract: type[Schema]):
+    """``_schema(contract).load``, quicker on valid data, same errors (``carpimko.fastload``)."""
+    return fastload.loader(_schema(contract), MoneyField)
+
+
+@functools.cache
+def _dump(contract: type[Schema]):
+    """``_schema(contract).dump``, quicker on plain payloads, same output (``carpimko.fastload``)."""
+    return fastload.dumper(_schema(contract), MoneyField)
+
+
+@functools.cache
+def _errors(contract: type[Schema]):
+    """``_schema(contract).validate``, quicker on valid data, same errors (``carpimko.fastload``)."""
+    return fastload.validator(_schema(contract), MoneyField)
+
+
 def new_event(type: str, payload: dict, *, member_id: str | None,
               correlation_id: str | None = None, cause: Event | None = None,
               event_id: str | None = None, occurred_at: datetime | None = None) -> dict:
@@ -406,12 +426,12 @@ def new_event(type: str, payload: dict, *, member_id: str | None,
     version = LATEST_VERSION.get(type)
     if version is None:
         raise InvalidEvent(f"unknown event type {type!r}")
-    schema = _schema(CONTRACTS[(type, version)])
+    contract = CONTRACTS[(type, version)]
     try:
-        wire_payload = schema.dump(payload)
+        wire_payload = _dump(contract)(payload)
     except (ValueError, TypeError, ArithmeticError, AttributeError) as exc:
         raise InvalidEvent(f"invalid {type} payload: {exc}") from None
-    errors = schema.validate(wire_payload)
+    errors = _errors(contract)(wire_payload)
     if errors:
         raise InvalidEvent(f"invalid {type} payload: {errors}")
     eid = event_id or str(uuid.uuid4())
@@ -425,7 +445,7 @@ def new_event(type: str, payload: dict, *, member_id: str | None,
         "member_id": member_id,
         "payload": wire_payload,
     }
-    errors = _schema(EnvelopeSchema).validate(envelope)
+    errors = _errors(EnvelopeSchema)(envelope)
     if errors:
         raise InvalidEvent(f"invalid {type} envelope: {errors}")
     return envelope
@@ -436,14 +456,14 @@ def parse_event(body) -> Event:
     if not isinstance(body, dict):
         raise InvalidEvent(f"event body must be a JSON object, got {type(body).__name__}")
     try:
-        envelope = _schema(EnvelopeSchema).load(body)
+        envelope = _load(EnvelopeSchema)(body)
     except ValidationError as exc:
         raise InvalidEvent(f"invalid envelope: {exc.messages}") from None
     contract = CONTRACTS.get((envelope["type"], envelope["version"]))
     if contract is None:
         raise InvalidEvent(f"unknown event type/version {envelope['type']!r} v{envelope['version']}")
     try:
-        payload = _schema(contract).load(envelope["payload"])
+        payload = _load(contract)(envelope["payload"])
     except ValidationError as exc:
         raise InvalidEvent(f"invalid {envelope['type']} payload: {exc.messages}") from None
     return Event(
