@@ -31,13 +31,24 @@ class MoneyField(fields.Decimal):
     """A euro amount with at most two decimals: more is an error, never rounded."""
 
     def _deserialize(self, value, attr, data, **kwargs):
+        """One conversion and one check (the parent would convert and quantize again). A number too long to
+        quantize (``1e30``) is "not a valid number", as the parent says: it used to escape as a raw
+        ``decimal.InvalidOperation``, which is not a refusal (the event was not dead-lettered)."""
+        if value is True or value is False:
+            raise self.make_error("invalid")
         try:
             exact = Decimal(str(value))
         except (InvalidOperation, ValueError, TypeError):
             raise self.make_error("invalid") from None
-        if exact.is_finite() and exact != exact.quantize(Decimal("0.01")):
+        if not exact.is_finite():
+            return super()._deserialize(value, attr, data, **kwargs)  # NaN, infinities: the parent's rule
+        try:
+            cents = exact.quantize(self.places, rounding=self.rounding)
+        except InvalidOperation:
+            raise self.make_error("invalid") from None
+        if cents != exact:
             raise ValidationError("at most two decimal places")
-        return super()._deserialize(value, attr, data, **kwargs)
+        return cents
 
 
 def Money(**kw):
