@@ -33,7 +33,7 @@ class MoneyField(fields.Decimal):
     def _deserialize(self, value, attr, data, **kwargs):
         """One conversion and one check (the parent would convert and quantize again). A number too long to
         quantize (``1e30``) is "not a valid number", as the parent says: it used to escape as a raw
-        ``decimal.InvalidOperation``, which is not a refusal (the event was not dead-lettered)."""
+        ``decimal.InvalidOperation``, not an ``InvalidEvent``, so ``handlers`` did not dead-letter the event."""
         if value is True or value is False:
             raise self.make_error("invalid")
         try:
