@@ -21,6 +21,8 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from carpimko import fastload
+
 EXCHANGE = "carpimko.events"
 FILE_NUMBER = validate.Regexp(r"^(?:[0-9]{7}|[0-9]{9})\Z", error="file number must be 7 or 9 digits")
 
@@ -29,13 +31,24 @@ class MoneyField(fields.Decimal):
     """A euro amount with at most two decimals: more is an error, never rounded."""
 
     def _deserialize(self, value, attr, data, **kwargs):
+        """One conversion and one check (the parent would convert and quantize again). A number too long to
+        quantize (``1e30``) is "not a valid number", as the parent says: it used to escape as a raw
+        ``decimal.InvalidOperation``, not an ``InvalidEvent``, so ``handlers`` did not dead-letter the event."""
+        if value is True or value is False:
+            raise self.make_error("invalid")
         try:
             exact = Decimal(str(value))
         except (InvalidOperation, ValueError, TypeError):
             raise self.make_error("invalid") from None
-        if exact.is_finite() and exact != exact.quantize(Decimal("0.01")):
+        if not exact.is_finite():
+            return super()._deserialize(value, attr, data, **kwargs)  # NaN, infinities: the parent's rule
+        try:
+            cents = exact.quantize(self.places, rounding=self.rounding)
+        except InvalidOperation:
+            raise self.make_error("invalid") from None
+        if cents != exact:
             raise ValidationError("at most two decimal places")
-        return super()._deserialize(value, attr, data, **kwargs)
+        return cents
 
 
 def Money(**kw):
@@ -419,6 +432,24 @@ def _schema(contract: type[Schema]) -> Schema:
     return contract()
 
 
+@functools.cache
+def _load(contract: type[Schema]):
+    """``_schema(contract).load``, quicker on valid data, same errors (``carpimko.fastload``)."""
+    return fastload.loader(_schema(contract), MoneyField)
+
+
+@functools.cache
+def _dump(contract: type[Schema]):
+    """``_schema(contract).dump``, quicker on plain payloads, same output (``carpimko.fastload``)."""
+    return fastload.dumper(_schema(contract), MoneyField)
+
+
+@functools.cache
+def _errors(contract: type[Schema]):
+    """``_schema(contract).validate``, quicker on valid data, same errors (``carpimko.fastload``)."""
+    return fastload.validator(_schema(contract), MoneyField)
+
+
 def new_event(type: str, payload: dict, *, member_id: str | None,
               correlation_id: str | None = None, cause: Event | None = None,
               event_id: str | None = None, occurred_at: datetime | None = None) -> dict:
@@ -430,12 +461,12 @@ def new_event(type: str, payload: dict, *, member_id: str | None,
     version = LATEST_VERSION.get(type)
     if version is None:
         raise InvalidEvent(f"unknown event type {type!r}")
-    schema = _schema(CONTRACTS[(type, version)])
+    contract = CONTRACTS[(type, version)]
     try:
-        wire_payload = schema.dump(payload)
+        wire_payload = _dump(contract)(payload)
     except (ValueError, TypeError, ArithmeticError, AttributeError) as exc:
         raise InvalidEvent(f"invalid {type} payload: {exc}") from None
-    errors = schema.validate(wire_payload)
+    errors = _errors(contract)(wire_payload)
     if errors:
         raise InvalidEvent(f"invalid {type} payload: {errors}")
     eid = event_id or str(uuid.uuid4())
@@ -449,7 +480,7 @@ def new_event(type: str, payload: dict, *, member_id: str | None,
         "member_id": member_id,
         "payload": wire_payload,
     }
-    errors = _schema(EnvelopeSchema).validate(envelope)
+    errors = _errors(EnvelopeSchema)(envelope)
     if errors:
         raise InvalidEvent(f"invalid {type} envelope: {errors}")
     return envelope
@@ -460,14 +491,14 @@ def parse_event(body) -> Event:
     if not isinstance(body, dict):
         raise InvalidEvent(f"event body must be a JSON object, got {type(body).__name__}")
     try:
-        envelope = _schema(EnvelopeSchema).load(body)
+        envelope = _load(EnvelopeSchema)(body)
     except ValidationError as exc:
         raise InvalidEvent(f"invalid envelope: {exc.messages}") from None
     contract = CONTRACTS.get((envelope["type"], envelope["version"]))
     if contract is None:
         raise InvalidEvent(f"unknown event type/version {envelope['type']!r} v{envelope['version']}")
     try:
-        payload = _schema(contract).load(envelope["payload"])
+        payload = _load(contract)(envelope["payload"])
     except ValidationError as exc:
         raise InvalidEvent(f"invalid {envelope['type']} payload: {exc.messages}") from None
     return Event(
