@@ -48,7 +48,10 @@ def wire_samples():
                               "lines": [{"scheme": "rc", "label": "RC", "previous": D("1"), "current": D("2"),
                                          "difference": D("1")}],
                               "reasons": [{"code": "basis_changed", "previous": "income:2024",
-                                           "current": None}]}}, member_id=FILE),
+                                           "current": None}]},
+                  "announced_with": str(uuid.uuid4()), "also_announced": []}, member_id=FILE),
+              factories.contributions_recalculated(FILE, year=2025, also_announced=(
+                  (str(uuid.uuid4()), 2026, "adjusted"),)),
               new_event("email_bounced", {"address": "claire@example.fr", "smtp_code": 550, "reason": "no",
                                           "notification_id": str(uuid.uuid4())}, member_id=FILE),
               new_event("password_changed", {"channel": "email", "reason": "profile", "sessions_ended": 0,
