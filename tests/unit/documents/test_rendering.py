@@ -174,11 +174,22 @@ def test_statement_verification_code_only_when_present(statement_pdf, statement_
 
 
 def test_qr_matrix_matches_reportlab_encoder():
-    """Our fast Reed-Solomon step gives exactly reportlab's QR code."""
+    """Our fast bit buffer, Reed-Solomon step and data placement give exactly
+    reportlab's QR code."""
     from reportlab.graphics.barcode import qrencoder
     from services.documents.rendering.engine import QR_MASK_PATTERN, qr_matrix
-    for value in ("https://espace.example/verify/AB12-CD34-EF56-GH78",
-                  "http://127.0.0.1:8000/verify/" + "Z" * 60):
+    import random
+    import string
+    rng = random.Random(7)
+    values = ["https://espace.example/verify/AB12-CD34-EF56-GH78",
+              "http://127.0.0.1:8000/verify/" + "Z" * 60, "7", "HELLO WORLD", "é€"]
+    # byte, numeric and alphanumeric modes, versions 1 to 13 (7 and up carry
+    # version information)
+    for length in range(1, 300, 7):
+        for alphabet in (string.printable[:94], string.digits,
+                         string.ascii_uppercase + " $%*+-./:"):
+            values.append("".join(rng.choice(alphabet) for _ in range(length)))
+    for value in values:
         qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
         qr.addData(value)
         qr.version = qr.calculate_version()
