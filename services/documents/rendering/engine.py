@@ -385,7 +385,9 @@ def render_layout(template_name: str, context: dict) -> str:
 
 # ------------------------------------------------------------------- text
 
-_width = pdfmetrics.stringWidth
+# the width of a word in a font and size: a pure function of the three, and
+# most words of a document (its fixed wording) are the same in every copy
+_width = functools.lru_cache(maxsize=8192)(pdfmetrics.stringWidth)
 
 
 def _runs(element, font: str, out: list | None = None) -> list:
