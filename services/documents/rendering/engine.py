@@ -196,6 +196,39 @@ class _CachedFontObjects:
         del font.state[doc]
 
 
+# what CHARSET maps to in every document (see _seed_fonts); U+00A0 is drawn as a space
+_CHARSET_TEXT = frozenset(CHARSET + "\u00a0")
+
+
+class _CachedSplit:
+    """Replaces TTFont.splitString for our fonts: a text's (subset, codes)
+    chunks are memoised when every character of it is in CHARSET and the
+    document's state was seeded with it (_seed_fonts): those characters have
+    the same codes in every such document, so the chunks are a function of
+    the text alone. Anything else (another canvas using the font, a rarer
+    character, which takes the next free code) goes to reportlab's method."""
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self, font: TTFont):
+        self.font = font
+        self.split = font.splitString
+        self.cache: dict[str, tuple] = {}
+
+    def __call__(self, text, doc, encoding="utf-8"):
+        state = self.font.state.get(doc)
+        seeded = getattr(state, "seeded_charset", False)
+        if seeded:
+            hit = self.cache.get(text)
+            if hit is not None:
+                return list(hit)
+        result = self.split(text, doc, encoding)
+        if (seeded and isinstance(text, str) and len(self.cache) < self.MAX_ENTRIES
+                and _CHARSET_TEXT.issuperset(text)):
+            self.cache[text] = tuple(result)
+        return result
+
+
 _OUR_FONTS: list[TTFont] = []
 _SEEDED_STATES: dict[str, object] = {}
 
@@ -219,6 +252,7 @@ def _seed_fonts(doc) -> None:
         state = copy.copy(seeded)
         state.assignments = dict(seeded.assignments)
         state.subsets = [list(subset) for subset in seeded.subsets]
+        state.seeded_charset = True
         font.state[doc] = state
 
 
@@ -231,6 +265,7 @@ def _register_fonts() -> None:
             font = TTFont(name, str(_FONT_DIR / file_name))
             font.face.addSubsetObjects = _CachedSubsets(font.face)
             font.addObjects = _CachedFontObjects(font)
+            font.splitString = _CachedSplit(font)
             pdfmetrics.registerFont(font)
         _OUR_FONTS.append(font)
     addMapping("Doc", 0, 0, "Doc")
