@@ -832,21 +832,30 @@ def _generator_logs(ec_count: int) -> tuple:
     return tuple(qrencoder.LOG_TABLE[n] if n else None for n in numbers[1:])
 
 
+@functools.lru_cache(maxsize=64)
+def _generator_products(ec_count: int) -> tuple:
+    """factor -> the RS generator polynomial (after its leading 1) times
+    ``factor`` in GF(256): one table per number of correction codewords."""
+    exp, log = qrencoder.EXP_TABLE, qrencoder.LOG_TABLE
+    generator = _generator_logs(ec_count)
+    table = [()]
+    for factor in range(1, 256):
+        log_factor = log[factor]
+        table.append(tuple(0 if g is None else exp[(g + log_factor) % 255] for g in generator))
+    return tuple(table)
+
+
 def _rs_remainder(data, ec_count: int) -> list:
     """Reed-Solomon error correction codewords of ``data`` (polynomial long
     division in GF(256), as an LFSR: same result as QRPolynomial.mod)."""
-    exp, log = qrencoder.EXP_TABLE, qrencoder.LOG_TABLE
-    generator = _generator_logs(ec_count)
+    products = _generator_products(ec_count)
     remainder = [0] * ec_count
     for byte in data:
         factor = byte ^ remainder[0]
-        remainder = remainder[1:]
+        del remainder[0]
         remainder.append(0)
         if factor:
-            log_factor = log[factor]
-            for i, g in enumerate(generator):
-                if g is not None:
-                    remainder[i] ^= exp[(g + log_factor) % 255]
+            remainder = [r ^ p for r, p in zip(remainder, products[factor])]
     return remainder
 
 
