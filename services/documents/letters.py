@@ -28,7 +28,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from carpimko.errors import InvalidRequest
@@ -56,10 +56,14 @@ def _source(issue_key: str) -> str:
     return f"letter:{issue_key}"
 
 
-def already_issued(session: Session, issue_key: str) -> Document | None:
-    """The kept letter issued under ``issue_key``, if any."""
-    return session.scalars(select(Document).where(
-        Document.source_event_id == _source(issue_key))).first()
+_KEPT = select(Document.sha256).where(Document.source_event_id == bindparam("source"))
+
+
+def kept_sha256(session: Session, issue_key: str) -> str | None:
+    """The SHA-256 of the kept letter issued under ``issue_key``, if any (None
+    too for a secret-bearing letter: nothing of it is kept). One statement
+    built once: it runs before every letter is drawn."""
+    return session.connection().execute(_KEPT, {"source": _source(issue_key)}).scalar()
 
 
 def title(kind: str, data: dict) -> str:
@@ -68,17 +72,36 @@ def title(kind: str, data: dict) -> str:
     return str(data["subject"])[:200]
 
 
+_documents = Document.__table__
+_INSERT = insert(_documents)
+# a re-rendered access letter supersedes the member's previous ones (as
+# ``issuing.insert_document`` does for yearless kinds)
+_SUPERSEDE = (update(_documents)
+              .where(_documents.c.file_number == bindparam("member_file"),
+                     _documents.c.kind == bindparam("letter_kind"),
+                     _documents.c.year.is_(None), _documents.c.superseded_by.is_(None))
+              .values(superseded_by=bindparam("new_id")))
+
+
 def record(session: Session, kind: str, data: dict, issue_key: str, sha256: str | None,
-           size: int, code: str) -> Document:
+           size: int, code: str) -> str:
     """The metadata of an issued letter (its content is stored by the caller
-    when kept). Secret-bearing letters supersede the member's previous ones."""
+    when kept); its id. Secret-bearing letters supersede the member's previous
+    ones. Core statements on the session's connection, built once: the ORM
+    unit of work cost more than the statements themselves. A letter already
+    issued under ``issue_key`` raises IntegrityError (unique source key)."""
     secret = LETTERS[kind]
     item = issuing.Issued(kind, title(kind, data), None, None if secret else sha256, size, code)
     # a secret-bearing letter may be rendered again for the same key (new code)
     source = f"letter:{uuid.uuid4()}" if secret else _source(issue_key)
-    document = issuing.insert_document(
-        session, item, file_number=str(data["file_number"]), correlation_id=issue_key,
-        source_key=source, issued_on=date.fromisoformat(data["issued_on"]),
-        initials=issuing.member_initials(data["member"]), supersede=secret)
-    session.flush()
-    return document
+    file_number = str(data["file_number"])
+    row = issuing.document_row(item, file_number=file_number, correlation_id=issue_key,
+                               source_key=source,
+                               issued_on=date.fromisoformat(data["issued_on"]),
+                               initials=issuing.member_initials(data["member"]))
+    connection = session.connection()
+    if secret:
+        connection.execute(_SUPERSEDE, {"member_file": file_number, "letter_kind": kind,
+                                        "new_id": row["id"]})
+    connection.execute(_INSERT, row)
+    return row["id"]

@@ -288,30 +288,31 @@ class DocumentsService:
         caller's notification id) makes a retry give back the same letter;
         see ``letters`` for the letter carrying a one-time code."""
         secret = letters.check(kind, issue_key)
-        if not secret:
-            with self.db.transaction() as session:
-                existing = letters.already_issued(session, issue_key)
-                sha256 = existing.sha256 if existing is not None else None
-            if sha256:
-                return base64.b64encode(self.store.get(sha256)).decode("ascii")
-        if not isinstance(data, dict):
-            raise InvalidRequest("letter data must be an object", {"data": ["must be an object"]})
-        code, verification = issuing.new_verification(self.public_url)
         try:
-            pdf = rendering.RENDERERS[kind]({**data, "verification": verification})
-        except ValueError as exc:
-            raise InvalidRequest(str(exc), {"data": [str(exc)]}) from None
-        sha256 = None if secret else self.store.put(pdf)
-        try:
+            # one transaction from the lookup to the row: the letter is drawn
+            # and its content stored (fsync) before the row pointing at it
             with self.db.transaction() as session:
+                kept = None if secret else letters.kept_sha256(session, issue_key)
+                if kept:
+                    return base64.b64encode(self.store.get(kept)).decode("ascii")
+                if not isinstance(data, dict):
+                    raise InvalidRequest("letter data must be an object",
+                                         {"data": ["must be an object"]})
+                code, verification = issuing.new_verification(self.public_url)
+                try:
+                    pdf = rendering.RENDERERS[kind]({**data, "verification": verification})
+                except ValueError as exc:
+                    raise InvalidRequest(str(exc), {"data": [str(exc)]}) from None
+                sha256 = None if secret else self.store.put(pdf)
                 letters.record(session, kind, data, issue_key, sha256, len(pdf), code)
         except IntegrityError:  # the same letter, issued meanwhile by another worker
-            with self.db.transaction() as session:
-                existing = letters.already_issued(session, issue_key)
-                sha256 = existing.sha256 if existing is not None else None
-            if not sha256:
+            if secret:
                 raise
-            return base64.b64encode(self.store.get(sha256)).decode("ascii")
+            with self.db.transaction() as session:
+                kept = letters.kept_sha256(session, issue_key)
+            if not kept:
+                raise
+            return base64.b64encode(self.store.get(kept)).decode("ascii")
         return base64.b64encode(pdf).decode("ascii")
 
     @rpc

@@ -196,6 +196,39 @@ class _CachedFontObjects:
         del font.state[doc]
 
 
+# what CHARSET maps to in every document (see _seed_fonts); U+00A0 is drawn as a space
+_CHARSET_TEXT = frozenset(CHARSET + "\u00a0")
+
+
+class _CachedSplit:
+    """Replaces TTFont.splitString for our fonts: a text's (subset, codes)
+    chunks are memoised when every character of it is in CHARSET and the
+    document's state was seeded with it (_seed_fonts): those characters have
+    the same codes in every such document, so the chunks are a function of
+    the text alone. Anything else (another canvas using the font, a rarer
+    character, which takes the next free code) goes to reportlab's method."""
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self, font: TTFont):
+        self.font = font
+        self.split = font.splitString
+        self.cache: dict[str, tuple] = {}
+
+    def __call__(self, text, doc, encoding="utf-8"):
+        state = self.font.state.get(doc)
+        seeded = getattr(state, "seeded_charset", False)
+        if seeded:
+            hit = self.cache.get(text)
+            if hit is not None:
+                return list(hit)
+        result = self.split(text, doc, encoding)
+        if (seeded and isinstance(text, str) and len(self.cache) < self.MAX_ENTRIES
+                and _CHARSET_TEXT.issuperset(text)):
+            self.cache[text] = tuple(result)
+        return result
+
+
 _OUR_FONTS: list[TTFont] = []
 _SEEDED_STATES: dict[str, object] = {}
 
@@ -219,6 +252,7 @@ def _seed_fonts(doc) -> None:
         state = copy.copy(seeded)
         state.assignments = dict(seeded.assignments)
         state.subsets = [list(subset) for subset in seeded.subsets]
+        state.seeded_charset = True
         font.state[doc] = state
 
 
@@ -231,6 +265,7 @@ def _register_fonts() -> None:
             font = TTFont(name, str(_FONT_DIR / file_name))
             font.face.addSubsetObjects = _CachedSubsets(font.face)
             font.addObjects = _CachedFontObjects(font)
+            font.splitString = _CachedSplit(font)
             pdfmetrics.registerFont(font)
         _OUR_FONTS.append(font)
     addMapping("Doc", 0, 0, "Doc")
@@ -385,7 +420,9 @@ def render_layout(template_name: str, context: dict) -> str:
 
 # ------------------------------------------------------------------- text
 
-_width = pdfmetrics.stringWidth
+# the width of a word in a font and size: a pure function of the three, and
+# most words of a document (its fixed wording) are the same in every copy
+_width = functools.lru_cache(maxsize=8192)(pdfmetrics.stringWidth)
 
 
 def _runs(element, font: str, out: list | None = None) -> list:
@@ -795,38 +832,117 @@ def _generator_logs(ec_count: int) -> tuple:
     return tuple(qrencoder.LOG_TABLE[n] if n else None for n in numbers[1:])
 
 
+@functools.lru_cache(maxsize=64)
+def _generator_products(ec_count: int) -> tuple:
+    """factor -> the RS generator polynomial (after its leading 1) times
+    ``factor`` in GF(256): one table per number of correction codewords."""
+    exp, log = qrencoder.EXP_TABLE, qrencoder.LOG_TABLE
+    generator = _generator_logs(ec_count)
+    table = [()]
+    for factor in range(1, 256):
+        log_factor = log[factor]
+        table.append(tuple(0 if g is None else exp[(g + log_factor) % 255] for g in generator))
+    return tuple(table)
+
+
 def _rs_remainder(data, ec_count: int) -> list:
     """Reed-Solomon error correction codewords of ``data`` (polynomial long
     division in GF(256), as an LFSR: same result as QRPolynomial.mod)."""
-    exp, log = qrencoder.EXP_TABLE, qrencoder.LOG_TABLE
-    generator = _generator_logs(ec_count)
+    products = _generator_products(ec_count)
     remainder = [0] * ec_count
     for byte in data:
         factor = byte ^ remainder[0]
-        remainder = remainder[1:]
+        del remainder[0]
         remainder.append(0)
         if factor:
-            log_factor = log[factor]
-            for i, g in enumerate(generator):
-                if g is not None:
-                    remainder[i] ^= exp[(g + log_factor) % 255]
+            remainder = [r ^ p for r, p in zip(remainder, products[factor])]
     return remainder
 
 
-def _create_bytes(buffer, rs_blocks):
-    """Drop-in for qrencoder.QRCode.createBytes with a fast Reed-Solomon step."""
+class _BitBuffer:
+    """The bits of a QR code's data in one integer: reportlab's QRBitBuffer
+    appends them one at a time to a list (same bits, same ``put`` API)."""
+
+    def __init__(self):
+        self.value = 0
+        self.length = 0
+
+    def put(self, num: int, length: int) -> None:
+        self.value = (self.value << length) | (num & ((1 << length) - 1))
+        self.length += length
+
+    def putBit(self, bit) -> None:  # noqa: N802 (reportlab's name)
+        self.put(1 if bit else 0, 1)
+
+    def getLengthInBits(self) -> int:  # noqa: N802
+        return self.length
+
+    def codewords(self) -> list[int]:
+        return list(self.value.to_bytes(self.length // 8, "big"))
+
+
+def _qr_codewords(version: int, level: int, data_list: list) -> list:
+    """Data and error correction codewords, interleaved: what
+    ``qrencoder.QRCode.createData`` returns (same terminator, byte padding and
+    0xEC/0x11 pad bytes), with a fast bit buffer and Reed-Solomon step."""
+    rs_blocks = qrencoder.QRRSBlock.getRSBlocks(version, level)
+    buffer = _BitBuffer()
+    for data in data_list:
+        data.write(buffer, version)
+    capacity = 8 * sum(block.dataCount for block in rs_blocks)
+    if buffer.length > capacity:
+        raise Exception("code length overflow. (%d > %d)" % (buffer.length, capacity))
+    if buffer.length + 4 <= capacity:
+        buffer.put(0, 4)
+    buffer.put(0, -buffer.length % 8)
+    for index in range((capacity - buffer.length) // 8):
+        buffer.put(qrencoder.QRCode.PAD1 if index % 2 else qrencoder.QRCode.PAD0, 8)
+    codewords = buffer.codewords()
     offset = 0
     dcdata, ecdata = [], []
     for block in rs_blocks:
         dc_count = block.dataCount
         ec_count = block.totalCount - dc_count
-        data = buffer.buffer[offset:offset + dc_count]
+        data = codewords[offset:offset + dc_count]
         offset += dc_count
         dcdata.append(data)
         ecdata.append(_rs_remainder(data, ec_count))
     return [d for dd in itertools.chain(itertools.zip_longest(*dcdata),
                                         itertools.zip_longest(*ecdata))
             for d in dd if d is not None]
+
+
+@functools.lru_cache(maxsize=16)
+def _qr_skeleton(version: int) -> tuple:
+    """What every QR code of ``version`` shares (error correction M, mask
+    QR_MASK_PATTERN): the modules with the finder, alignment and timing
+    patterns, the format and version information, and every data module set
+    to its mask bit (the value of a light data module); and the data module
+    positions in placement order, (column, row).
+
+    Why: placing the data bits one by one through reportlab's iterator, mask
+    function and pattern setup was most of a QR code's time; with this, a code
+    only flips the positions of its dark bits (same modules as ``makeImpl``:
+    a dark module is its bit XOR its mask bit)."""
+    qr = qrencoder.QRCode(version, qrencoder.QRErrorCorrectLevel.M)
+    count = qr.moduleCount = version * 4 + 17
+    qr.modules = [[False] * count for _ in range(count)]
+    qr.setupPositionProbePattern(0, 0)
+    qr.setupPositionProbePattern(count - 7, 0)
+    qr.setupPositionProbePattern(0, count - 7)
+    qr.setupPositionAdjustPattern()
+    qr.setupTimingPattern()
+    qr.setupTypeInfo(False, QR_MASK_PATTERN)
+    if version >= 7:
+        qr.setupTypeNumber(False)
+    positions = tuple(qr.dataPosIterator())
+    mask = qrencoder.QRUtil.getMask(QR_MASK_PATTERN)
+    for col, row in positions:
+        qr.modules[row][col] = bool(mask(row, col))
+    return tuple(tuple(row) for row in qr.modules), positions
+
+
+_BITS = (0x80, 0x40, 0x20, 0x10, 0x08, 0x04, 0x02, 0x01)
 
 
 def qr_matrix(value: str) -> list[list[bool]]:
@@ -836,14 +952,23 @@ def qr_matrix(value: str) -> list[list[bool]]:
     ``QRCode.make`` does, costs several milliseconds)."""
     qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
     qr.addData(value)
-    qr.version = qr.calculate_version()
-    original = qrencoder.QRCode.createBytes
-    qrencoder.QRCode.createBytes = staticmethod(_create_bytes)
-    try:
-        qr.makeImpl(False, QR_MASK_PATTERN)
-    finally:
-        qrencoder.QRCode.createBytes = original
-    return qr.modules
+    version = qr.calculate_version()
+    data = _qr_codewords(version, qr.errorCorrectLevel, qr.dataList)
+    skeleton, positions = _qr_skeleton(version)
+    modules = [list(row) for row in skeleton]
+    index = 0
+    for byte in data:
+        if byte:
+            for offset, bit in enumerate(_BITS):
+                if byte & bit:
+                    col, row = positions[index + offset]
+                    modules[row][col] = not modules[row][col]
+        index += 8
+    return modules
+
+
+# a module (False / True as a byte) -> its grey level: light is white, dark black
+_QR_GREY = bytes([255, 0]) + bytes(254)
 
 
 def draw_qr(canvas, value: str, x: float, y: float, size: float) -> None:
@@ -857,7 +982,7 @@ def draw_qr(canvas, value: str, x: float, y: float, size: float) -> None:
     rows = [blank] * border
     margin = b"\xff" * border
     for row in modules:
-        rows.append(margin + bytes(0 if dark else 255 for dark in row) + margin)
+        rows.append(margin + bytes(row).translate(_QR_GREY) + margin)
     rows.extend([blank] * border)
     image = Image.frombytes("L", (count, count), b"".join(rows))
     canvas.drawImage(ImageReader(image), x, y, size, size)

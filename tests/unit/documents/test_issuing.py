@@ -416,3 +416,49 @@ def test_only_documents_issued_for_a_first_read_wait_for_one(db):
         assert deferred.pending_ids(session, 100) == [issued.document_id]
         assert session.scalar(select(func.count()).select_from(Document)
                               .where(Document.snapshot.is_(None))) == 2
+
+
+def test_letters_are_recorded_once_per_issue_key_and_access_letters_supersede(db):
+    """``letters.record`` writes Core statements: a kept letter is found by its
+    issue key (its SHA-256), a second one under the same key is refused by the
+    unique source key, and an access letter (content never kept) supersedes
+    the member's previous access letter only."""
+    from sqlalchemy.exc import IntegrityError
+
+    from services.documents import letters
+
+    member = {"full_name": "Claire Martin", "first_name": "Claire", "last_name": "Martin",
+              "address_lines": ["1 rue A", "75001 Paris"]}
+    notice = {"file_number": "1234567", "issued_on": "2026-11-28", "member": member,
+              "subject": "Un nouveau document est disponible"}
+    with db.transaction() as session:
+        assert letters.kept_sha256(session, "notif-1") is None
+        notice_id = letters.record(session, "notification_letter", notice, "notif-1",
+                                   "a" * 64, 1200, "AAAA-BBBB-CCCC-DDDD")
+    with db.transaction() as session:
+        assert letters.kept_sha256(session, "notif-1") == "a" * 64
+        assert letters.kept_sha256(session, "notif-2") is None
+    with pytest.raises(IntegrityError):
+        with db.transaction() as session:
+            letters.record(session, "notification_letter", notice, "notif-1", "b" * 64, 1300,
+                           "EEEE-FFFF-GGGG-HHHH")
+    access = {"file_number": "1234567", "issued_on": "2026-11-28", "member": member}
+    with db.transaction() as session:
+        first = letters.record(session, "access_letter", access, "reset-1", "c" * 64, 900,
+                               "JJJJ-KKKK-MMMM-NNNN")
+    with db.transaction() as session:
+        second = letters.record(session, "access_letter", access, "reset-1", None, 900,
+                                "PPPP-QQQQ-RRRR-SSSS")
+        assert letters.kept_sha256(session, "reset-1") is None  # nothing of it is kept
+    with db.transaction() as session:
+        rows = {d.id: d for d in session.scalars(select(Document))}
+    assert rows[first].superseded_by == second and rows[second].superseded_by is None
+    assert rows[first].sha256 is None  # a secret-bearing letter's hash is never stored
+    assert rows[notice_id].superseded_by is None and rows[notice_id].sha256 == "a" * 64
+    assert rows[notice_id].title == "Un nouveau document est disponible"
+    assert rows[notice_id].source_event_id == "letter:notif-1"
+    assert rows[notice_id].member_initials == rows[second].member_initials == "C. M."
+    assert rows[notice_id].snapshot is None and rows[notice_id].verification_hash
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Document)
+                              .where(Document.snapshot.is_(None))) == 3

@@ -174,11 +174,22 @@ def test_statement_verification_code_only_when_present(statement_pdf, statement_
 
 
 def test_qr_matrix_matches_reportlab_encoder():
-    """Our fast Reed-Solomon step gives exactly reportlab's QR code."""
+    """Our fast bit buffer, Reed-Solomon step and data placement give exactly
+    reportlab's QR code."""
     from reportlab.graphics.barcode import qrencoder
     from services.documents.rendering.engine import QR_MASK_PATTERN, qr_matrix
-    for value in ("https://espace.example/verify/AB12-CD34-EF56-GH78",
-                  "http://127.0.0.1:8000/verify/" + "Z" * 60):
+    import random
+    import string
+    rng = random.Random(7)
+    values = ["https://espace.example/verify/AB12-CD34-EF56-GH78",
+              "http://127.0.0.1:8000/verify/" + "Z" * 60, "7", "HELLO WORLD", "é€"]
+    # byte, numeric and alphanumeric modes, versions 1 to 13 (7 and up carry
+    # version information)
+    for length in range(1, 300, 7):
+        for alphabet in (string.printable[:94], string.digits,
+                         string.ascii_uppercase + " $%*+-./:"):
+            values.append("".join(rng.choice(alphabet) for _ in range(length)))
+    for value in values:
         qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
         qr.addData(value)
         qr.version = qr.calculate_version()
@@ -417,3 +428,28 @@ def test_statement_of_each_stage_of_the_yearly_cycle():
     assert "début d’activité" in start or "début d'activité" in start
     with pytest.raises(ValueError, match="basis"):
         render_contribution_statement(make_statement(status="adjusted", basis="guess"))
+
+
+def test_memoised_text_chunks_only_serve_documents_seeded_with_the_charset():
+    """A text's (subset, codes) chunks are reused only in our documents, whose
+    font states all start from CHARSET; another canvas using the font, or a
+    rarer character, gets reportlab's own mapping."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfgen.canvas import Canvas
+
+    from services.documents.rendering.engine import _NumberedCanvas
+
+    font = pdfmetrics.getFont("Doc")
+    text = "Relevé de cotisations – « 2026 »"
+    ours = _NumberedCanvas(io.BytesIO(), "Page {page} / {pages}")
+    expected = font.splitString.split(text, ours._doc)
+    font.splitString(text, ours._doc)  # memoised
+    again = _NumberedCanvas(io.BytesIO(), "Page {page} / {pages}")
+    assert font.splitString(text, again._doc) == expected
+    # a fresh state assigns codes in order of use: not those of the cache
+    fresh = font.splitString.split(text, Canvas(io.BytesIO())._doc)
+    assert fresh != expected
+    assert font.splitString(text, Canvas(io.BytesIO())._doc) == fresh
+    rare = "Ōkubo"
+    assert font.splitString(rare, again._doc) == font.splitString.split(rare, again._doc)
+    assert rare not in font.splitString.cache
