@@ -5,8 +5,9 @@ for the member without one into a running suite (``deploy/run.py``, SQLite
 unless --database-url), and prints emails per second into the real local
 SMTP server and letters per second queued, then the time to close them into
 one print batch; N/3 emails one at a time (20/s: batches of one, as in the
-chain at a steady rate). Then N events with ``notify: false`` (documents announced
-with another one of their chain), which must cost next to nothing. For each
+chain at a steady rate). Events with ``notify: false`` (documents announced
+with another one of their chain) are no longer measured here: they are routed
+away from notifications (``broker.routing_key``) and never reach it. For each
 line, the CPU each process used per event (``/proc``: notifications, the SMTP
 server, documents rendering the letters; PostgreSQL and RabbitMQ are the
 whole machine's). The outbound email rate limit is lifted for the measure
@@ -70,17 +71,6 @@ def queues_empty(suite: RunningSuite) -> bool:
                if not q["name"].endswith(".dlq"))
 
 
-def notified_count(suite: RunningSuite) -> int:
-    """Notification rows written so far (the ``notify: false`` line sends nothing)."""
-    from sqlalchemy import create_engine, text
-    engine = create_engine(suite.databases.url("notifications", migrate=False))
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM inbox")).scalar()
-    finally:
-        engine.dispose()
-
-
 def publish_all(publisher: EventPublisher, events: list[dict]) -> None:
     for start in range(0, len(events), 100):
         publisher.publish_many(events[start:start + 100])
@@ -121,16 +111,6 @@ def measure(count: int, database_url: str, amqp_uri: str, rabbit_api_uri: str) -
             wait_until(lambda: len(suite.mails()) >= before + trickle, 600)
             wait_until(lambda: queues_empty(suite), 60)
             figures["trickle_cpu_ms"] = _per_event(before_cpu, suite, trickle)
-            # documents announced with another one: recorded, nothing sent
-            before = notified_count(suite)
-            events = [factories.document_generated("1234567", notify=False) for _ in range(count)]
-            before_cpu = cpu.snapshot(suite.proc.pid)
-            start = time.monotonic()
-            publish_all(publisher, events)
-            end = wait_until(lambda: notified_count(suite) >= before + count, 600)
-            wait_until(lambda: queues_empty(suite), 60)
-            figures["silent_per_second"] = count / (end - start)
-            figures["silent_cpu_ms"] = _per_event(before_cpu, suite, count)
             publisher.close()
             start = time.monotonic()
             closed = suite.carpimko("letters", "close")
@@ -169,8 +149,6 @@ def main() -> int:
     print(f"  CPU ms per email: {_cpu_line(figures['trickle_cpu_ms'])}")
     print(f"{args.count} letters: {figures['letters_per_second']:.1f} letters/s")
     print(f"  CPU ms per letter: {_cpu_line(figures['letters_cpu_ms'])}")
-    print(f"{args.count} events notify=false: {figures['silent_per_second']:.1f} events/s")
-    print(f"  CPU ms per event: {_cpu_line(figures['silent_cpu_ms'])}")
     print(f"print batch of {args.count} letters closed in {figures['print_batch_seconds']:.1f} s "
           f"({figures['print_batch']})")
     return 0
