@@ -57,8 +57,9 @@ def recalculated_events(db):
 def test_interrupted_campaign_resumes_and_a_second_run_issues_nothing(contributions):
     config, db = contributions
     spy = bus.EventSpy(config["AMQP_URI"], "contributions_recalculated")
-    # 30 members at 10/s: about 3 s; interrupted after about 1 s
-    first = cli(config, "--year", "2026", "--rate", "10/s", "--no-progress")
+    # 30 members at 5/s: about 6 s; interrupted after about 1 s (at 10/s a slow CI machine, where
+    # the command and the polling both lag, once saw the run finish before the interrupt arrived)
+    first = cli(config, "--year", "2026", "--rate", "5/s", "--no-progress")
     wait_for(lambda: count(db, select(func.count()).select_from(CampaignMember)) >= 5, timeout=30)
     first.send_signal(signal.SIGINT)
     out, err = first.communicate(timeout=30)
