@@ -1,9 +1,9 @@
 """The yearly call campaign (service layer): the provisional call of year Y for every member.
 
 ``carpimko campaign yearly-call --year Y`` (ops/campaign.py) drives it through RPC: :func:`start` opens (or
-reopens) the campaign and lists the members still to call; :func:`call_member` issues one member's provisional
-call through ``calls.issue_call`` (assessment, outbox event, schedule) and records the member's progress row in
-the same transaction. So the campaign is
+reopens) the campaign and lists the members still to call; :func:`call_members` issues the provisional calls of
+a batch of members through ``calls.issue`` (assessment, outbox event, schedule) and records each member's progress
+row in the same transaction. So the campaign is
 
 - resumable: an interrupted run leaves every member either fully done (call + event + progress row) or not at
   all, and the next run lists only those not done;
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,8 @@ from carpimko.errors import InvalidRequest, NotFound
 
 from . import calls
 from .domain import parameters
-from .models import Assessment, Campaign, CampaignMember, Contributor
+from .ledger import Ledger
+from .models import Campaign, CampaignMember, Contributor
 
 KIND = "yearly_call"
 
@@ -77,33 +78,67 @@ def start(session: Session, year) -> dict:
     return view
 
 
+MAX_BATCH = 500  # members per ``call_members``: one transaction holds their locks until it commits
+
+
 def call_member(session: Session, cid: str, file_number: str, as_of: date) -> str:
-    """Issue one member's provisional call for the campaign; returns the outcome (``issued``,
-    ``already_called``, or the outcome recorded by an earlier run)."""
+    """Issue one member's provisional call for the campaign (``call_members`` for a batch of one)."""
+    return call_members(session, cid, [file_number], as_of)[file_number]
+
+
+def call_members(session: Session, cid: str, file_numbers, as_of: date) -> dict[str, str]:
+    """Issue the provisional calls of a batch of members in the caller's transaction; returns each member's
+    outcome (``issued``, ``already_called``, ``not_affiliated``, or the one an earlier run recorded), in the
+    order given.
+
+    The batch is read on one ``ledger.Ledger`` (the members locked in file-number order, as a batch of
+    declarations locks them, so the two cannot deadlock), the calls computed one after the other on it and
+    written together with the members' progress rows: a few statements for the batch instead of a dozen per
+    member (profiled: 14.7 ms of CPU per member one at a time). What a member is recorded is decided under
+    their lock, so two runs of the same campaign at once cannot both call a member: the second waits, then
+    finds the first's progress row. Either every member of the batch is done or, the transaction rolled
+    back, none is (the service then takes them one at a time, see ``service.campaign_call``)."""
+    numbers = _check_file_numbers(file_numbers)
     campaign = session.get(Campaign, cid)
     if campaign is None:
         raise NotFound(f"no campaign {cid}", {})
-    done = session.get(CampaignMember, (cid, file_number))
-    if done is not None:
-        return done.outcome
-    contributor = calls.lock_member(session, file_number)  # a declaration handled meanwhile waits, or is seen
-    if contributor is None:
-        raise NotFound(f"no contributor {file_number}", {})
-    existing = session.scalar(select(Assessment.id).where(Assessment.file_number == file_number,
-                                                          Assessment.year == campaign.year).limit(1))
-    assessment_id = None
-    if existing is not None:
-        outcome = "already_called"
-    elif contributor.affiliation_date is not None and contributor.affiliation_date.year > campaign.year:
-        outcome = "not_affiliated"  # affiliated from a later year: nothing to call
-    else:
-        assessment = calls.issue_call(session, file_number, campaign.year, "provisional", as_of=as_of,
-                                      trigger="campaign", campaign_id=cid)
-        assessment_id, outcome = assessment.id, "issued"
-    session.add(CampaignMember(campaign_id=cid, file_number=file_number, outcome=outcome,
-                               assessment_id=assessment_id, done_at=datetime.now(timezone.utc)))
-    session.flush()
-    return outcome
+    year = campaign.year
+    ledger = Ledger.load(session, numbers, [year], as_of=as_of)
+    unknown = [n for n in numbers if ledger.member(n) is None]
+    if unknown:
+        raise NotFound(f"no contributor {', '.join(unknown)}", {"file_numbers": unknown})
+    outcomes = dict(session.execute(
+        select(CampaignMember.file_number, CampaignMember.outcome)
+        .where(CampaignMember.campaign_id == cid, CampaignMember.file_number.in_(sorted(set(numbers))))).all())
+    progress_rows = []
+    for file_number in sorted(set(numbers) - set(outcomes)):
+        member = ledger.member(file_number)
+        assessment_id = None
+        if ledger.current(file_number, year) is not None:
+            outcome = "already_called"  # a declaration, an estimate, an earlier campaign: no second call
+        elif member.affiliation_date is not None and member.affiliation_date.year > year:
+            outcome = "not_affiliated"  # affiliated from a later year: nothing to call
+        else:
+            call = calls.issue(ledger, file_number, year, "provisional", trigger="campaign", campaign_id=cid)
+            assessment_id, outcome = call.id, "issued"
+        outcomes[file_number] = outcome
+        progress_rows.append({"campaign_id": cid, "file_number": file_number, "outcome": outcome,
+                              "assessment_id": assessment_id, "done_at": datetime.now(timezone.utc)})
+    ledger.write()
+    if progress_rows:
+        session.execute(insert(CampaignMember.__table__), progress_rows)
+    return {file_number: outcomes[file_number] for file_number in numbers}
+
+
+def _check_file_numbers(file_numbers) -> list[str]:
+    if (not isinstance(file_numbers, (list, tuple))
+            or not all(isinstance(n, str) and n for n in file_numbers)):
+        raise InvalidRequest("invalid campaign batch",
+                             {"file_numbers": ["must be a list of file numbers (strings)"]})
+    if len(file_numbers) > MAX_BATCH:
+        raise InvalidRequest("invalid campaign batch",
+                             {"file_numbers": [f"at most {MAX_BATCH} members per batch, got {len(file_numbers)}"]})
+    return list(file_numbers)
 
 
 def finish(session: Session, cid: str) -> dict:

@@ -4,10 +4,13 @@ Entrypoints only: the use cases are in ``declarations``, the rules in ``domain``
 """
 from __future__ import annotations
 
+import logging
+
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from sqlalchemy import text
 
+from carpimko.errors import InvalidRequest, NotFound
 from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.handlers import batch_event_handler, reliable_event_handler
@@ -16,6 +19,8 @@ from . import (campaigns, career, declarations, estimates, overview, payments, r
                simulations)
 from .domain import parameters
 from .models import Outbox
+
+log = logging.getLogger(__name__)
 
 
 class ContributionsService:
@@ -203,17 +208,30 @@ class ContributionsService:
 
     @rpc
     def campaign_call(self, campaign_id, file_numbers, as_of=None):
-        """Issue the provisional call of each member given, one transaction per member (a failure stops the
-        batch; members done before it stay done). Returns ``{file_number: outcome}``."""
+        """Issue the provisional calls of the members given, in one transaction (``campaigns.call_members``).
+        Should the batch fail, each member is taken alone in its own transaction, so one member's problem
+        neither holds the others back nor is hidden: those before it are done, and its error is raised.
+        Returns ``{file_number: outcome}``."""
         today = self._today(as_of)
-        outcomes = {}
         try:
-            for file_number in file_numbers:
-                with self.db.transaction() as session:
-                    outcomes[file_number] = campaigns.call_member(session, campaign_id, file_number, today)
-        finally:
-            if outcomes:
-                self.outbox.nudge()
+            with self.db.transaction() as session:
+                outcomes = campaigns.call_members(session, campaign_id, file_numbers, today)
+        except (InvalidRequest, NotFound):
+            raise  # the batch itself is wrong (no such campaign, not a list, an unknown member): said as is
+        except Exception:
+            log.warning("campaign %s: a batch of %d failed, calling its members one at a time", campaign_id,
+                        len(file_numbers), exc_info=True)
+            outcomes = {}
+            try:
+                for file_number in file_numbers:
+                    with self.db.transaction() as session:
+                        outcomes[file_number] = campaigns.call_member(session, campaign_id, file_number, today)
+            finally:
+                if outcomes:
+                    self.outbox.nudge()
+            return outcomes
+        if outcomes:
+            self.outbox.nudge()
         return outcomes
 
     @rpc

@@ -13,13 +13,17 @@ clock stopped once every call is assessed and its outbox published; the CPU is t
 the batch handler, the outbox relay and its publisher confirms) and its PostgreSQL backends', from ``/proc``.
 The service's day is then today's, not the fixed one.
 
+With ``--campaign``, the yearly-call campaign instead: every member (with a declaration of 2024, so the
+provisional call of 2026 is on income) called through the service's ``campaign_call`` in batches of ``--batch``
+(as ``carpimko campaign yearly-call`` sends them); the figures are then per member called.
+
 Prints, per declaration: SQL statements (counted with a ``before_cursor_execute`` listener, by
 kind and table), CPU of this process and of its PostgreSQL backends (``/proc``, so PostgreSQL must
 run on this machine), and wall time. ``--profile FILE`` writes a cProfile (CPU clock) of the
 batches. Calls nothing but the service's entrypoint, so it runs unchanged on older commits.
 
 Usage: python tests/bench/bench_contributions.py --database-url postgresql://postgres@127.0.0.1/postgres
-       [--members 1000] [--batch 50] [--history] [--profile FILE] [--broker] [--json]
+       [--members 1000] [--batch 50] [--history] [--campaign] [--profile FILE] [--broker] [--json]
 """
 from __future__ import annotations
 
@@ -115,7 +119,25 @@ def _drop(admin, scratch: str) -> None:
     admin.dispose()
 
 
-def run(database_url: str, members: int, batch: int, history: bool, profile: str | None) -> dict:
+def _seed_declarations(url: str, numbers: list[str], year: int) -> None:
+    """A declaration of ``year`` for each member (Core, no assessment): what their provisional calls use."""
+    from sqlalchemy import insert
+
+    from carpimko.db import Database
+    from services.contributions.models import Declaration
+
+    db = Database(url, pool_size=1)
+    now = datetime.now(timezone.utc)
+    with db.transaction() as session:
+        session.execute(insert(Declaration), [
+            dict(id=str(uuid.uuid4()), file_number=n, year=year, professional_income=Decimal(18000 + (i * 7919) % 90000),
+                 conventioned_income=None, source="batch", declared_at=now, recorded_at=now)
+            for i, n in enumerate(numbers)])
+    db.dispose()
+
+
+def run(database_url: str, members: int, batch: int, history: bool, profile: str | None,
+        campaign: bool = False) -> dict:
     from sqlalchemy import event, text
 
     from carpimko.db import Database
@@ -143,6 +165,13 @@ def run(database_url: str, members: int, batch: int, history: bool, profile: str
                 text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": scratch})]
         with db.transaction() as session:
             outbox_before = session.scalar(text("SELECT count(*) FROM outbox"))
+        numbers = [envelope["member_id"] for envelope in envelopes]
+        cid = None
+        if campaign:
+            from services.contributions import campaigns
+            _seed_declarations(url, numbers, YEAR - 1)
+            with db.transaction() as session:
+                cid = campaigns.start(session, TODAY.year)["campaign_id"]
         event.listen(db.engine, "before_cursor_execute", count)
         profiler = None
         if profile:
@@ -152,7 +181,11 @@ def run(database_url: str, members: int, batch: int, history: bool, profile: str
         if profiler:
             profiler.enable()
         for start in range(0, members, batch):
-            ContributionsService.on_income_declared(service, events[start:start + batch])
+            if campaign:
+                outcomes = ContributionsService.campaign_call(service, cid, numbers[start:start + batch])
+                assert set(outcomes.values()) == {"issued"}, outcomes
+            else:
+                ContributionsService.on_income_declared(service, events[start:start + batch])
         if profiler:
             profiler.disable()
             profiler.dump_stats(profile)
@@ -164,7 +197,7 @@ def run(database_url: str, members: int, batch: int, history: bool, profile: str
             outbox_rows = session.scalar(text("SELECT count(*) FROM outbox")) - outbox_before
             assessments = session.scalar(text("SELECT count(*) FROM assessments"))
         db.dispose()
-        return {"members": members, "batch": batch, "history": history,
+        return {"members": members, "batch": batch, "history": history, "campaign": campaign,
                 "statements_per_declaration": sum(counts.values()) / members,
                 "statements": {k: round(v / members, 2) for k, v in counts.most_common()},
                 "cpu_ms_per_declaration": cpu / members * 1000,
@@ -267,6 +300,8 @@ def main(argv=None) -> int:
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--history", action="store_true", help="provisional calls of 2025 and 2026 first")
+    parser.add_argument("--campaign", action="store_true",
+                        help="the yearly-call campaign's calls instead of declarations (see above)")
     parser.add_argument("--profile", default=None, help="write a cProfile of the batches to this file")
     parser.add_argument("--broker", action="store_true", help="the service process on RabbitMQ (see above)")
     parser.add_argument("--amqp-uri", default="pyamqp://guest:guest@localhost:5672/")
@@ -284,9 +319,19 @@ def main(argv=None) -> int:
               f"{figures['postgresql_cpu_ms_per_declaration']:.2f} ms CPU (its PostgreSQL backends), "
               f"{figures['wall_ms_per_declaration']:.2f} ms wall per declaration")
         return 0
-    figures = run(args.database_url, args.members, args.batch, args.history, args.profile)
+    figures = run(args.database_url, args.members, args.batch, args.history, args.profile, args.campaign)
     if args.json:
         print(json.dumps(figures))
+        return 0
+    if args.campaign:
+        print(f"{figures['members']} members called by the yearly-call campaign in batches of {figures['batch']}: "
+              f"{figures['statements_per_declaration']:.2f} SQL statements, "
+              f"{figures['cpu_ms_per_declaration']:.2f} ms CPU (this process), "
+              f"{figures['postgresql_cpu_ms_per_declaration']:.2f} ms CPU (PostgreSQL), "
+              f"{figures['wall_ms_per_declaration']:.2f} ms wall per member; "
+              f"{figures['assessments']} assessments, {figures['outbox_rows']} outbox rows")
+        for kind, per in figures["statements"].items():
+            print(f"  {per:6.2f}  {kind}")
         return 0
     print(f"{figures['members']} declarations in batches of {figures['batch']}"
           f"{' (members with provisional calls)' if figures['history'] else ''}: "
