@@ -88,8 +88,10 @@ def schedule_title(year: int) -> str:
 
 
 def schedule_notified(event: Event) -> bool:
-    """A schedule respread by a new assessment is announced with its statement."""
-    return not (event.payload["reason"] == "assessment" and event.causation_id is not None)
+    """A schedule respread by a new assessment is announced with its statement: contributions stages it with
+    the assessment's ``contributions_recalculated``, whatever issued the call (a declaration, the yearly
+    campaign, the member's estimate). Only a change the member made themselves is announced on its own."""
+    return event.payload["reason"] != "assessment"
 
 
 def schedule_data(event: Event, member: dict, issued_on: date,

@@ -190,6 +190,7 @@ def campaign(suite: RunningSuite, members: list[str], year: int = 2026) -> dict:
     return {"members": count, "command_seconds": run["command_seconds"], "chain_seconds": elapsed,
             "per_second": count / elapsed,
             "minutes_for_200000": 200_000 / (count / elapsed) / 60,
+            "told_per_member": run["told"] / count,
             "cpu_ms_per_member": {k: v / count * 1000 for k, v in sorted(run["used"].items())}}
 
 
@@ -286,7 +287,10 @@ def main() -> int:
         c = figures["campaign"]
         print(f"yearly-call campaign over {c['members']} members: command {c['command_seconds']:.1f} s, "
               f"all told after {c['chain_seconds']:.1f} s = {c['per_second']:.1f} members/s "
-              f"({c['minutes_for_200000']:.0f} min for 200,000 at this rate)")
+              f"({c['minutes_for_200000']:.0f} min for 200,000 at this rate), "
+              f"{c['told_per_member']:.2f} emails or letters per member")
+        for stage, ms in sorted(c["cpu_ms_per_member"].items(), key=lambda kv: -kv[1]):
+            print(f"  {stage:<16} {ms:6.2f} ms CPU per member")
     if "latency" in figures:
         lat = figures["latency"]
         print(f"latency at {lat['rate']:g} declarations/s, {lat['samples']} samples: "

@@ -119,6 +119,14 @@ def test_who_is_told():
     assert sources.schedule_notified(own_change) is True
 
 
+def test_a_schedule_respread_by_a_call_without_a_cause_is_told_with_its_statement():
+    """The yearly campaign and the member's estimate issue calls caused by no event: each member must still
+    get one message (the statement), not a second one for the schedule."""
+    campaign_respread = parse_event(factories.schedule_changed("1234567", caused=False))
+    assert campaign_respread.causation_id is None
+    assert sources.schedule_notified(campaign_respread) is False
+
+
 def test_a_call_announced_with_another_is_told_in_its_message():
     regularisation, adjusted_id = str(uuid.uuid4()), str(uuid.uuid4())
     adjusted = parse_event(factories.contributions_recalculated(
