@@ -130,8 +130,8 @@ def _seed_declarations(url: str, numbers: list[str], year: int) -> None:
     now = datetime.now(timezone.utc)
     with db.transaction() as session:
         session.execute(insert(Declaration), [
-            dict(id=str(uuid.uuid4()), file_number=n, year=year, professional_income=Decimal(18000 + (i * 7919) % 90000),
-                 conventioned_income=None, source="batch", declared_at=now, recorded_at=now)
+            dict(id=str(uuid.uuid4()), file_number=n, year=year,
+                 professional_income=Decimal(18000 + (i * 7919) % 90000), conventioned_income=None, source="batch", declared_at=now, recorded_at=now)
             for i, n in enumerate(numbers)])
     db.dispose()
 
@@ -324,22 +324,16 @@ def main(argv=None) -> int:
         print(json.dumps(figures))
         return 0
     if args.campaign:
-        print(f"{figures['members']} members called by the yearly-call campaign in batches of {figures['batch']}: "
-              f"{figures['statements_per_declaration']:.2f} SQL statements, "
-              f"{figures['cpu_ms_per_declaration']:.2f} ms CPU (this process), "
-              f"{figures['postgresql_cpu_ms_per_declaration']:.2f} ms CPU (PostgreSQL), "
-              f"{figures['wall_ms_per_declaration']:.2f} ms wall per member; "
-              f"{figures['assessments']} assessments, {figures['outbox_rows']} outbox rows")
-        for kind, per in figures["statements"].items():
-            print(f"  {per:6.2f}  {kind}")
-        return 0
-    print(f"{figures['members']} declarations in batches of {figures['batch']}"
+        what, each = "members called by the yearly-call campaign", "member"
+    else:
+        what, each = "declarations", "declaration"
+    print(f"{figures['members']} {what} in batches of {figures['batch']}"
           f"{' (members with provisional calls)' if figures['history'] else ''}: "
           f"{figures['statements_per_declaration']:.2f} SQL statements "
           f"({figures['statements_per_declaration'] * figures['batch']:.0f} a batch), "
           f"{figures['cpu_ms_per_declaration']:.2f} ms CPU (this process), "
           f"{figures['postgresql_cpu_ms_per_declaration']:.2f} ms CPU (PostgreSQL), "
-          f"{figures['wall_ms_per_declaration']:.2f} ms wall per declaration; "
+          f"{figures['wall_ms_per_declaration']:.2f} ms wall per {each}; "
           f"{figures['assessments']} assessments, {figures['outbox_rows']} outbox rows")
     for kind, per in figures["statements"].items():
         print(f"  {per:6.2f}  {kind}")
