@@ -196,7 +196,10 @@ class NotificationsService:
                 if delivering.claim(session, event):
                     delivering.record_failure(
                         session, event, channels.POST, notification_id,
-                        "Adresse postale inutilisable : ni courriel ni courrier possible.")
+                        " ".join(filter(None, [note, "Adresse postale inutilisable : ni courriel ni courrier "
+                                                     "possible."])))
+                    if bounce is not None:  # accounts must still learn the email bounced
+                        self._record_bounce(session, event, contact, bounce)
             return
         if pdf is None:  # not issued with the batch's letters (a bounce, a retry alone)
             pdf = base64.b64decode(self._call(self.documents, "documents", "issue_letter",
@@ -210,10 +213,12 @@ class NotificationsService:
                                     letters.page_count(pdf))
             delivering.record(session, event, channels.POST, notification_id, str(path), note)
             if bounce is not None:
-                delivering.record_bounce(session, event, contact["email"], bounce.code,
-                                         bounce.reason,
-                                         delivering.notification_id_for(event.event_id,
-                                                                        channels.EMAIL))
+                self._record_bounce(session, event, contact, bounce)
+
+    @staticmethod
+    def _record_bounce(session, event, contact, bounce):
+        delivering.record_bounce(session, event, contact["email"], bounce.code, bounce.reason,
+                                 delivering.notification_id_for(event.event_id, channels.EMAIL))
 
     # -- account notices (accounts issue #4: password_notices) --
     @reliable_event_handler("password_reset_requested")

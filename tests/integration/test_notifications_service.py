@@ -31,6 +31,8 @@ def start_suite(container_factory, make_config, smtp_server):
                              address_line1="", postcode="", city="")
         factories.add_member(accounts["DATABASE_URL"], "3333333", email="papier@example.fr",
                              prefers_paper=True)
+        factories.add_member(accounts["DATABASE_URL"], "4444444", email="sans.adresse@example.fr",
+                             address_line1="", postcode="", city="")
         container_factory(AccountsService, accounts).start()
         container_factory(DocumentsService, make_config("documents")).start()
         config = make_config("notifications", **{"SMTP_PORT": smtp_server.port,
@@ -146,6 +148,24 @@ def test_hard_bounce_switches_to_post_and_flags_the_address(suite, smtp_server):
     wait_for(lambda: len(notifications(config)) == 2)
     assert [n.channel for n in notifications(config)] == ["post", "post"]
     assert smtp_server.messages() == []
+
+
+def test_a_bounce_with_no_usable_postal_address_is_reported_and_still_flags_the_email(suite, smtp_server):
+    """Neither channel works: the failure is recorded, and accounts still learns that the email bounced
+    (the portal then asks the member for a new address)."""
+    config = suite
+    smtp_server.restart("--refuse-recipients", "550")
+    spy = bus.EventSpy(config["AMQP_URI"], "email_bounced")
+    failed_spy = bus.EventSpy(config["AMQP_URI"], "notification_failed")
+    bus.publish(config["AMQP_URI"], factories.document_generated("4444444"))
+    assert spy.wait(1)[0]["payload"]["address"] == "sans.adresse@example.fr"
+    reason = failed_spy.wait(1)[0]["payload"]["reason"]
+    assert "refusé notre courriel (550)" in reason and "Adresse postale inutilisable" in reason
+    row = wait_for(lambda: notifications(config))[0]
+    assert row.status == "failed" and row.channel == "post"
+    assert queued_letters(config) == []
+    with ServiceRpcProxy("accounts", config) as accounts:
+        wait_for(lambda: accounts.contact_details("4444444")["email_bounced"])
 
 
 def test_unusable_postal_address_is_reported_not_dropped(suite):
