@@ -10,8 +10,8 @@ import uuid
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, lazyload, selectinload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, selectinload
 
 from carpimko import inbox, outbox
 from carpimko.errors import InvalidRequest, NotFound, PermanentFailure
@@ -187,19 +187,44 @@ def _money_str(value: Decimal | None) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def _own_assessments(session: Session, declarations: list[Declaration],
+# The reads of ``list_declarations`` (the dashboard's, on every view, and the API's
+# list), built once: building a statement and its cache key on every call was a good
+# part of this service's CPU per page (profiled, docs/benchmarks.md). Without the
+# detail (lines and notes), plain rows of the columns ``declaration_view`` shows
+# instead of ORM objects.
+_DECL, _ASSESS = Declaration.__table__.c, Assessment.__table__.c
+DECLARATIONS = (select(Declaration).where(Declaration.file_number == bindparam("file_number"))
+                .order_by(Declaration.declared_at.desc()).limit(bindparam("limit")))
+DECLARATION_SUMMARIES = (
+    select(_DECL.id, _DECL.file_number, _DECL.year, _DECL.professional_income,
+           _DECL.conventioned_income, _DECL.source, _DECL.declared_at)
+    .where(_DECL.file_number == bindparam("file_number"))
+    .order_by(_DECL.declared_at.desc()).limit(bindparam("limit")))
+# the lines load with their assessment by default (the model's selectin)
+ASSESSMENTS_WITH_LINES = (
+    select(Assessment).options(selectinload(Assessment.lines))
+    .where(Assessment.declaration_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Assessment.computed_at))
+ASSESSMENT_SUMMARIES = (
+    select(_ASSESS.id, _ASSESS.declaration_id, _ASSESS.year, _ASSESS.status, _ASSESS.is_current,
+           _ASSESS.computed_at, _ASSESS.parameters_version, _ASSESS.income_used, _ASSESS.total,
+           _ASSESS.previous_total)
+    .where(_ASSESS.declaration_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_ASSESS.computed_at))
+
+
+def _own_assessments(session: Session, declarations: list,
                      with_lines: bool = True) -> dict[str, Assessment]:
     """Each declaration's assessment of its own year (a declaration of Y may also
     have adjusted Y+1), with their lines (``with_lines``), in two queries
-    whatever the count (one without the lines)."""
+    whatever the count; without the lines, one query of plain rows (what a
+    summary shows)."""
     if not declarations:
         return {}
     years = {d.id: d.year for d in declarations}
-    # the lines load with their assessment by default (the model's selectin): not when unused
-    query = select(Assessment).options(selectinload(Assessment.lines) if with_lines
-                                       else lazyload(Assessment.lines))
-    rows = session.scalars(query.where(Assessment.declaration_id.in_(list(years)))
-                           .order_by(Assessment.computed_at)).all()
+    ids = {"ids": list(years)}
+    rows = (session.scalars(ASSESSMENTS_WITH_LINES, ids) if with_lines
+            else session.execute(ASSESSMENT_SUMMARIES, ids)).all()
     return {a.declaration_id: a for a in rows if a.year == years[a.declaration_id]}
 
 
@@ -252,7 +277,8 @@ def list_declarations(session: Session, file_number: str, limit: int = 50,
     """The member's declarations, newest first. Without ``detail`` (the
     dashboard: it shows each year's total), no assessment lines or notes: a
     query and most of the answer less on every page (profiled)."""
-    rows = session.scalars(select(Declaration).where(Declaration.file_number == file_number)
-                           .order_by(Declaration.declared_at.desc()).limit(limit)).all()
+    params = {"file_number": file_number, "limit": limit}
+    rows = (session.scalars(DECLARATIONS, params) if detail
+            else session.execute(DECLARATION_SUMMARIES, params)).all()
     assessments = _own_assessments(session, rows, detail)  # not a query per declaration (profiled)
     return [declaration_view(session, d, assessments, detail) for d in rows]

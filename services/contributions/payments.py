@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from carpimko import inbox, outbox
@@ -123,24 +124,62 @@ def _payments(session: Session, file_number: str, year: int, as_of: date) -> lis
                                 .order_by(Payment.paid_on, Payment.reference)))
 
 
+# What ``schedules`` reads (the dashboard asks it on every view), as plain rows of the
+# columns ``schedule_view`` uses, in statements built once: through the ORM, each call
+# built its statements and their cache keys again and made an object per schedule,
+# instalment and payment (profiled, docs/benchmarks.md).
+_S, _I, _P = PaymentSchedule.__table__.c, ScheduledInstalment.__table__.c, Payment.__table__.c
+SCHEDULES = (select(_S.id, _S.file_number, _S.year, _S.frequency, _S.total, _S.credit, _S.version,
+                    _S.notice_date, _S.updated_at)
+             .where(_S.file_number == bindparam("file_number")).order_by(_S.year.desc()))
+INSTALMENTS = (select(_I.schedule_id, _I.number, _I.due_date, _I.amount)
+               .where(_I.schedule_id.in_(bindparam("ids", expanding=True)))
+               .order_by(_I.schedule_id, _I.number))
+PAYMENTS_BY_YEAR = (select(_P.reference, _P.year, _P.amount, _P.paid_on, _P.source)
+                    .where(_P.file_number == bindparam("file_number"),
+                           _P.year.in_(bindparam("years", expanding=True)),
+                           _P.paid_on <= bindparam("as_of"))
+                    .order_by(_P.paid_on, _P.reference))
+
+
+def _schedule_rows(session: Session, file_number: str) -> list[SimpleNamespace]:
+    """The member's schedules, latest year first, each with its ``instalments``
+    in order (what ``schedule_view`` reads of a ``PaymentSchedule``): two queries."""
+    rows = [SimpleNamespace(**row._mapping, instalments=[])
+            for row in session.execute(SCHEDULES, {"file_number": file_number})]
+    if rows:
+        by_id = {row.id: row for row in rows}
+        for instalment in session.execute(INSTALMENTS, {"ids": list(by_id)}):
+            by_id[instalment.schedule_id].instalments.append(instalment)
+    return rows
+
+
 def _payments_by_year(session: Session, file_number: str, years: list[int],
-                      as_of: date) -> dict[int, list[Payment]]:
+                      as_of: date) -> dict[int, list]:
     """The payments of several years in one query (same order as ``_payments``)."""
-    by_year: dict[int, list[Payment]] = {year: [] for year in years}
+    by_year: dict[int, list] = {year: [] for year in years}
     if years:
-        for payment in session.scalars(select(Payment).where(
-                Payment.file_number == file_number, Payment.year.in_(years), Payment.paid_on <= as_of)
-                .order_by(Payment.paid_on, Payment.reference)):
+        for payment in session.execute(PAYMENTS_BY_YEAR, {"file_number": file_number,
+                                                          "years": years, "as_of": as_of}):
             by_year[payment.year].append(payment)
     return by_year
+
+
+def _parameters_for(year: int):
+    """The year's parameters, or the latest year's when it has no file. Read
+    from the cache first: listing the parameter folder (``available_years``)
+    twice per schedule was a good share of a dashboard's calls (profiled)."""
+    try:
+        return parameters.load_parameters(year)
+    except parameters.UnknownYear:
+        return parameters.load_parameters(max(parameters.available_years()))
 
 
 def schedule_view(session: Session, row: PaymentSchedule, as_of: date,
                   payments: list[Payment] | None = None) -> dict:
     """One year's schedule and status; ``payments`` are that year's payments
     up to ``as_of`` when the caller already read them."""
-    params = parameters.load_parameters(row.year) if row.year in parameters.available_years() else \
-        parameters.load_parameters(max(parameters.available_years()))
+    params = _parameters_for(row.year)
     if payments is None:
         payments = _payments(session, row.file_number, row.year, as_of)
     status = schedule.account_status(params, _domain_schedule(row), [p.amount for p in payments], as_of,
@@ -178,8 +217,7 @@ def schedule_view(session: Session, row: PaymentSchedule, as_of: date,
 
 def schedules(session: Session, file_number: str, as_of: date) -> dict:
     """Every year's schedule with its status, and the member's overall "up to date" status."""
-    rows = session.scalars(select(PaymentSchedule).where(PaymentSchedule.file_number == file_number)
-                           .order_by(PaymentSchedule.year.desc())).all()
+    rows = _schedule_rows(session, file_number)
     # every year's payments in one query, not one per year (the dashboard asks this on every page)
     paid = _payments_by_year(session, file_number, [row.year for row in rows], as_of)
     years = [schedule_view(session, row, as_of, paid[row.year]) for row in rows]

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from carpimko import inbox, outbox
@@ -340,11 +340,21 @@ def document_view(doc: Document) -> dict:
 LETTER_KINDS = ("access_letter", "account_notice", "notification_letter")
 
 
+# The member's documents as every page lists them (the dashboard, on each view): the
+# columns ``document_view`` shows, in one Core statement built once. Through the ORM,
+# each call built the statement and its cache key again, made an object per row and
+# decoded every document's data snapshot (JSON, 1-2 KiB, drawn on first read), which
+# no list shows (profiled, docs/benchmarks.md).
+_D = Document.__table__.c
+LIST_DOCUMENTS = (select(_D.id, _D.kind, _D.title, _D.year, _D.issued_on, _D.created_at, _D.sha256,
+                         _D.size, _D.media_type, _D.correlation_id, _D.superseded_by)
+                  .where(_D.file_number == bindparam("file_number"), _D.kind.not_in(LETTER_KINDS))
+                  .order_by(_D.created_at.desc()))
+
+
 def list_documents(session: Session, file_number: str) -> list[dict]:
-    rows = session.scalars(select(Document).where(Document.file_number == file_number,
-                                                  Document.kind.not_in(LETTER_KINDS))
-                           .order_by(Document.created_at.desc())).all()
-    return [document_view(d) for d in rows]
+    return [document_view(d) for d in session.execute(LIST_DOCUMENTS,
+                                                      {"file_number": file_number})]
 
 
 def documents_for_correlation(session: Session, file_number: str, correlation_id: str) -> list[dict]:

@@ -15,7 +15,7 @@ import statistics
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from carpimko import inbox, outbox
@@ -214,11 +214,24 @@ def member_thread(session: Session, file_number: str, thread_id) -> dict:
     return view
 
 
+_T, _M = Thread.__table__.c, Message.__table__.c
+# For the dashboard (every view): the member's threads, newest first, each with whether
+# the fund replied since the member last read it (what ``_unread`` tells of one thread),
+# in one statement built once: it was a query per thread, and a statement built and
+# cached again on every call (profiled).
+UNREAD_THREADS = (
+    select(_T.id, _T.subject, _T.updated_at,
+           exists().where(_M.thread_id == _T.id, _M.author_kind == FUND,
+                          or_(_T.member_read_at.is_(None), _M.created_at > _T.member_read_at))
+           .label("unread"))
+    .where(_T.file_number == bindparam("file_number"))
+    .order_by(_T.updated_at.desc()))
+
+
 def unread(session: Session, file_number: str, limit: int = 3) -> dict:
     """For the dashboard: the number of threads with an unread reply, the latest ones."""
-    rows = session.scalars(select(Thread).where(Thread.file_number == file_number)
-                           .order_by(Thread.updated_at.desc())).all()
-    waiting = [t for t in rows if _unread(session, t)]
+    waiting = [t for t in session.execute(UNREAD_THREADS, {"file_number": file_number})
+               if t.unread]
     return {"count": len(waiting),
             "latest": [{"subject": t.subject, "received_at": _iso(t.updated_at),
                         "url": f"/messages/{t.id}"} for t in waiting[:limit]],

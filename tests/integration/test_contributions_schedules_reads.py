@@ -13,7 +13,9 @@ from sqlalchemy import event
 from carpimko.db import Database
 from carpimko.events import parse_event
 from services.contributions import declarations, payments
-from services.contributions.models import Contributor, Payment
+from services.contributions.domain import parameters
+from services.contributions.models import Contributor, Payment, PaymentSchedule, ScheduledInstalment
+from tests.support.statements import executed
 
 MEMBER = "1234567"
 
@@ -110,3 +112,49 @@ def test_the_dashboards_declarations_carry_totals_without_lines_in_two_queries(d
         assert long["assessment"]["lines"]
         assert short == {**long, "assessment": {k: v for k, v in long["assessment"].items()
                                                 if k not in ("lines", "notes")}}
+
+
+def test_the_dashboards_reads_are_statements_built_once(db):
+    """Built once per process (not per call, as they were: building a statement
+    and its cache key was a good part of the dashboard's CPU in this service)."""
+    declare(db, 2024, "30000.00", date(2026, 11, 1), 1)
+    declare(db, 2025, "42000.00", date(2026, 11, 1), 2)
+    pay(db, "p1", 2026, "10.00", date(2026, 2, 1))
+    for _ in range(2):
+        with executed(db.engine) as statements, db.transaction() as session:
+            declarations.list_declarations(session, MEMBER, detail=False)
+            payments.schedules(session, MEMBER, date(2026, 11, 20))
+        assert [s for s, _sql in statements][:5] == [
+            declarations.DECLARATION_SUMMARIES, declarations.ASSESSMENT_SUMMARIES,
+            payments.SCHEDULES, payments.INSTALMENTS, payments.PAYMENTS_BY_YEAR]
+
+
+def test_the_parameter_folder_is_not_listed_for_years_that_have_a_file(db, monkeypatch):
+    declare(db, 2025, "30000.00", date(2025, 1, 1), 1)
+    with db.transaction() as session:
+        expected = payments.schedules(session, MEMBER, date(2025, 6, 1))
+
+    def listed(*_args, **_kwargs):
+        raise AssertionError("the parameter folder was listed")
+    monkeypatch.setattr(parameters, "available_years", listed)
+    with db.transaction() as session:
+        assert payments.schedules(session, MEMBER, date(2025, 6, 1)) == expected
+
+
+def test_a_year_without_a_parameter_file_is_shown_with_the_latest_years(db):
+    latest = max(parameters.available_years())
+    with db.transaction() as session:
+        row = PaymentSchedule(id="s-future", file_number=MEMBER, year=latest + 3,
+                              frequency="monthly", total=Decimal("1200.00"), credit=Decimal("0.00"),
+                              version=1, updated_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+        session.add(row)
+        session.flush()
+        for n in range(1, 13):
+            session.add(ScheduledInstalment(schedule_id="s-future", number=n,
+                                            due_date=date(latest + 3, n, 5), amount=Decimal("100.00")))
+    with db.transaction() as session:
+        view = payments.schedules(session, MEMBER, date(latest + 3, 3, 10))
+        own = payments.get_schedule(session, MEMBER, latest + 3, date(latest + 3, 3, 10))
+    assert view["schedules"] == [own]
+    assert [i["number"] for i in own["instalments"]] == list(range(1, 13))
+    assert not view["up_to_date"] and view["late_years"] == [latest + 3]
