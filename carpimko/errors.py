@@ -72,3 +72,9 @@ class Overloaded(ServiceUnavailable):
 
 class PermanentFailure(Exception):
     """A message that can never be processed: dead-letter it at once, no retry."""
+
+
+# The answers a service gives on purpose (HTTP 4xx): the caller's mistake or the state of things, not a fault
+# of the service; its RPC entrypoints declare them expected (``carpimko.rpc.rpc``).
+CALLER_ERRORS = (InvalidRequest, NotFound, Unauthorized, Conflict)
+

@@ -10,6 +10,18 @@ import sys
 from .observability import CorrelationFilter, JsonFormatter
 
 
+class ExpectedErrors(logging.Filter):
+    """nameko logs an error an entrypoint declared expected (``carpimko.rpc.rpc``: a refusal answered to the
+    caller) as a warning with its traceback; here it is one line at INFO, kept only when INFO is logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("(expected)"):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = record.exc_text = None
+            return logging.getLogger().isEnabledFor(logging.INFO)
+        return True
+
+
 def setup(service: str) -> None:
     level = os.environ.get("CARPIMKO_LOG_LEVEL", "INFO").upper()
     handler = logging.StreamHandler(sys.stderr)
@@ -24,4 +36,7 @@ def setup(service: str) -> None:
     root.setLevel(level)
     for noisy in ("amqp", "kombu", "nameko.containers", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    containers = logging.getLogger("nameko.containers")
+    containers.filters[:] = [f for f in containers.filters if not isinstance(f, ExpectedErrors)]
+    containers.addFilter(ExpectedErrors())
     logging.getLogger("amqp").setLevel(logging.ERROR)  # basic.return chatter of RPC to absent services

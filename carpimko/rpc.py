@@ -21,7 +21,7 @@ from nameko.amqp.publish import Publisher
 from nameko.constants import DEFAULT_TRANSPORT_OPTIONS, NON_PERSISTENT
 from nameko.exceptions import UnknownService
 
-from .errors import ServiceUnavailable
+from .errors import CALLER_ERRORS, ServiceUnavailable
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -75,6 +75,16 @@ def pooled_producer(amqp_uri, confirms=True, ssl=None, login_method=None, transp
             _POOL_KEYS[key] = conn
     with producers[conn].acquire(block=True) as producer:
         yield producer
+
+
+def rpc(fn=None, *, expected_exceptions=CALLER_ERRORS, **kwargs):
+    """The services' RPC entrypoint: nameko's ``@rpc``, told that a refusal (``errors.CALLER_ERRORS``: the
+    request is invalid, not found, not allowed, in conflict) is an answer to the caller, not a fault of the
+    service. nameko logged each one at ERROR with its traceback (a wrong password, a form with a typo);
+    it now logs them as expected, which ``logs.setup`` turns into one line at INFO. Anything else
+    (a bug, the database down) is still logged at ERROR."""
+    decorator = nameko_rpc.rpc(expected_exceptions=expected_exceptions, **kwargs)
+    return decorator if fn is None else decorator(fn)
 
 
 def use_lean_rpc_messages() -> None:

@@ -11,10 +11,10 @@ import time
 import eventlet
 import requests
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import text
 
+from carpimko.rpc import rpc
 from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.errors import InvalidRequest, NotFound, Overloaded, ServiceUnavailable, Unauthorized

@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from sqlalchemy import text
 
+from carpimko.rpc import rpc
 from carpimko.errors import InvalidRequest, NotFound
 from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import eventlet
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from carpimko import contacts
 from carpimko import rpc as rpc_client
+from carpimko.rpc import rpc
 from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.errors import InvalidRequest, PermanentFailure

@@ -17,9 +17,9 @@ import binascii
 from pathlib import Path
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from sqlalchemy import text
 
+from carpimko.rpc import rpc
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.errors import InvalidRequest, NotFound, Unauthorized
 from carpimko.handlers import reliable_event_handler

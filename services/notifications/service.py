@@ -13,12 +13,13 @@ from zoneinfo import ZoneInfo
 
 from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 from sqlalchemy import text
 
 from carpimko import contacts as contact_details
 from carpimko import rpc as rpc_client
+from carpimko.rpc import rpc
 from carpimko.observability import Observability
 from carpimko.dependencies import DatabaseProvider, OutboxRelay
 from carpimko.errors import InvalidRequest
