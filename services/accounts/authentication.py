@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete, select
@@ -51,14 +52,60 @@ def check_password(session: Session, file_number: str, password: str) -> Member 
     return member if ok and member is not None else None
 
 
-def login(session: Session, file_number: str, password: str, hours: int) -> dict:
-    """Check the password and open a session; same error for every failure."""
-    member = check_password(session, file_number, password)
+@dataclass(frozen=True)
+class PasswordCheck:
+    """A password checked outside any transaction (:func:`verify_password`): the hash it was checked
+    against, whether it matched, and the hash to store instead when the parameters changed."""
+
+    file_number: str
+    checked_hash: str | None
+    matched: bool
+    new_hash: str | None = None
+
+
+def stored_hash(session: Session, file_number: str) -> str | None:
+    """The member's password hash (None for an unknown file number), for :func:`verify_password`."""
+    if not identity.is_file_number(file_number):
+        return None
+    return session.scalar(select(Member.password_hash).where(Member.file_number == file_number))
+
+
+def verify_password(file_number: str, checked_hash: str | None, password: str) -> PasswordCheck:
+    """Check ``password`` against ``checked_hash``, with no transaction open.
+
+    Why apart: argon2 takes tens of milliseconds and first waits for a hashing slot (up to a few
+    seconds when many members log in at once); inside the login's transaction, each waiting login held
+    one of accounts' pooled database connections, and every other RPC of accounts (the sessions of
+    every page, the contact details documents and notifications ask) waited behind them. The same
+    work whether or not the account exists."""
+    matched = passwords.verify(checked_hash, password or "")
+    new_hash = (passwords.hash_password(password)
+                if matched and checked_hash and passwords.needs_rehash(checked_hash) else None)
+    return PasswordCheck(file_number, checked_hash, matched and checked_hash is not None, new_hash)
+
+
+def login_checked(session: Session, check: PasswordCheck, password: str, hours: int) -> dict:
+    """Open a session after :func:`verify_password`; same error for every failure.
+
+    When the member's hash is no longer the one checked (rare: a password changed or reset meanwhile, or
+    the same password rehashed by a concurrent login), the password is checked again against the
+    current hash, here: a new password fails the login, a rehash does not."""
+    member = session.get(Member, check.file_number) if check.matched else None
     if member is None:
         raise Unauthorized("invalid file number or password", {})
-    if passwords.needs_rehash(member.password_hash):
-        member.password_hash = passwords.hash_password(password)
+    if member.password_hash != check.checked_hash:
+        if not passwords.verify(member.password_hash, password or ""):
+            raise Unauthorized("invalid file number or password", {})
+    elif check.new_hash is not None:
+        member.password_hash = check.new_hash
     return open_session(session, member, hours)
+
+
+def login(session: Session, file_number: str, password: str, hours: int) -> dict:
+    """Check the password and open a session, in one transaction (the service checks the password
+    outside it: ``verify_password``, ``login_checked``)."""
+    check = verify_password(file_number, stored_hash(session, file_number), password)
+    return login_checked(session, check, password, hours)
 
 
 def open_session(session: Session, member: Member, hours: int,

@@ -60,17 +60,21 @@ class AccountsService:
         the attempt back: no password was checked."""
         _validated(LoginRequest(), {"file_number": file_number, "password": password})
         hours = int(self.config.get("SESSION_HOURS", 8))
+        checked_hash = None
         if identity.is_file_number(file_number):
             with self.db.transaction() as session:
                 state = throttle.before_attempt(session, file_number, recovery.channel_for)
+                checked_hash = authentication.stored_hash(session, file_number)
             if state["locked"]:
                 self.outbox.nudge()
                 raise Unauthorized("invalid file number or password", {})
             if state["delay"]:
                 eventlet.sleep(state["delay"])
         try:
+            # argon2 (and its wait for a hashing slot) with no database connection held
+            check = authentication.verify_password(file_number, checked_hash, password)
             with self.db.transaction() as session:
-                result = authentication.login(session, file_number, password, hours)
+                result = authentication.login_checked(session, check, password, hours)
                 throttle.succeeded(session, file_number)
                 if then is not None:
                     then(session, result)

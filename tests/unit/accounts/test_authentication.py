@@ -97,6 +97,72 @@ def test_login_rehashes_an_outdated_hash(db):
     login(db)  # still works with the new hash
 
 
+def _set_hash(db, value):
+    with db.transaction() as session:
+        session.get(Member, "1234567").password_hash = value
+
+
+def test_a_password_changed_after_the_check_fails_the_login(db):
+    with db.transaction() as session:
+        check = authentication.verify_password("1234567", authentication.stored_hash(session, "1234567"),
+                                               PASSWORD)
+    assert check.matched
+    _set_hash(db, passwords.hash_password("Un-Autre-Mot-De-Passe-2026"))  # changed meanwhile
+    with pytest.raises(Unauthorized), db.transaction() as session:
+        authentication.login_checked(session, check, PASSWORD, 8)
+    assert session_rows(db) == []
+
+
+def test_the_same_password_rehashed_after_the_check_still_logs_in(db):
+    outdated = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
+    _set_hash(db, outdated)
+    check = authentication.verify_password("1234567", outdated, PASSWORD)
+    assert check.matched and check.new_hash is not None
+    rehashed = passwords.hash_password(PASSWORD)
+    _set_hash(db, rehashed)  # a concurrent login of the member rehashed it first
+    with db.transaction() as session:
+        assert authentication.login_checked(session, check, PASSWORD, 8)["member"] == SUMMARY
+    with db.transaction() as session:
+        assert session.get(Member, "1234567").password_hash == rehashed  # not overwritten
+
+
+def test_the_service_checks_the_password_with_no_transaction_open(db, monkeypatch):
+    """argon2 and its wait for a hashing slot must not hold one of accounts' database connections."""
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    from services.accounts.service import AccountsService
+
+    open_transactions = []
+
+    @contextmanager
+    def transaction():
+        open_transactions.append(1)
+        try:
+            with db.transaction() as session:
+                yield session
+        finally:
+            open_transactions.pop()
+
+    seen = []
+    real_verify = passwords.verify
+
+    def verify(stored, password):
+        seen.append(len(open_transactions))
+        return real_verify(stored, password)
+
+    monkeypatch.setattr(passwords, "verify", verify)
+    service = SimpleNamespace(db=SimpleNamespace(transaction=transaction), config={"SESSION_HOURS": 8},
+                              outbox=SimpleNamespace(nudge=lambda: None))
+    result = AccountsService._checked_login(service, "1234567", PASSWORD)
+    assert result["member"] == SUMMARY
+    with pytest.raises(Unauthorized):
+        AccountsService._checked_login(service, "1234567", "Pas-Le-Bon-Mot-De-Passe-1")
+    with pytest.raises(Unauthorized):
+        AccountsService._checked_login(service, "7777777", PASSWORD)  # unknown: the same work
+    assert seen == [0, 0, 0]
+
+
 def test_login_keeps_an_up_to_date_hash(db, password_hash):
     login(db)
     with db.transaction() as session:
