@@ -47,9 +47,8 @@ def member_summary(member: Member) -> dict:
 def check_password(session: Session, file_number: str, password: str) -> Member | None:
     """The member when the password is right, else None; the same work (one
     argon2 verification) whether or not the account exists."""
-    member = session.get(Member, file_number) if identity.is_file_number(file_number) else None
-    ok = passwords.verify(member.password_hash if member else None, password or "")
-    return member if ok and member is not None else None
+    check = verify_password(file_number, stored_hash(session, file_number), password)
+    return session.get(Member, file_number) if check.matched else None
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,9 @@ def verify_password(file_number: str, checked_hash: str | None, password: str) -
     one of accounts' pooled database connections, and every other RPC of accounts (the sessions of
     every page, the contact details documents and notifications ask) waited behind them. The same
     work whether or not the account exists."""
-    matched = passwords.verify(checked_hash, password or "")
-    new_hash = (passwords.hash_password(password)
-                if matched and checked_hash and passwords.needs_rehash(checked_hash) else None)
-    return PasswordCheck(file_number, checked_hash, matched and checked_hash is not None, new_hash)
+    matched = passwords.verify(checked_hash, password or "")  # never True without a stored hash
+    new_hash = passwords.hash_password(password) if matched and passwords.needs_rehash(checked_hash) else None
+    return PasswordCheck(file_number, checked_hash, matched, new_hash)
 
 
 def login_checked(session: Session, check: PasswordCheck, password: str, hours: int) -> dict:

@@ -32,17 +32,10 @@ from carpimko.events import Event, new_event
 from . import overview, payments
 from .domain import calculation, cycle, parameters, schedule
 from .ledger import Call, DeclarationRow, Ledger, Line, Member, Schedule
-from .models import Assessment, Contributor
+from .models import Assessment
 
 SURCHARGE_SCHEME = "surcharge"  # assessment_lines.scheme is 16 characters at most
 SURCHARGE_LABEL = "Majoration pour estimation insuffisante"
-
-
-def lock_member(session: Session, file_number: str) -> Contributor | None:
-    """Lock the member's contributor row for the transaction (PostgreSQL ``FOR UPDATE``): the calls of one
-    member (a declaration, the campaign, an estimate handled by concurrent workers) are issued one at a time,
-    so a year never gets two current calls. (``ledger.Ledger.load`` takes the same lock for a batch.)"""
-    return session.scalar(select(Contributor).where(Contributor.file_number == file_number).with_for_update())
 
 
 def current_assessment(session: Session, file_number: str, year: int) -> Assessment | None:
@@ -82,8 +75,7 @@ def _estimate_of(ledger: Ledger, file_number: str, year: int) -> Decimal | None:
 def issue_call(session: Session, file_number: str, year: int, stage: str, *, as_of: date, trigger: str,
                cause: Event | None = None, campaign_id: str | None = None, correlation_id: str | None = None,
                only_if_changed: bool = False) -> Call | None:
-    """``issue`` for one member's year, read and written in the caller's transaction (the campaign, an
-    estimate)."""
+    """``issue`` for one member's year, read and written in the caller's transaction (an estimate)."""
     ledger = Ledger.load(session, [file_number], [year], as_of=as_of)
     call = issue(ledger, file_number, year, stage, trigger=trigger, cause=cause, campaign_id=campaign_id,
                  correlation_id=correlation_id, only_if_changed=only_if_changed)

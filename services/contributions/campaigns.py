@@ -107,11 +107,12 @@ def call_members(session: Session, cid: str, file_numbers, as_of: date) -> dict[
     unknown = [n for n in numbers if ledger.member(n) is None]
     if unknown:
         raise NotFound(f"no contributor {', '.join(unknown)}", {"file_numbers": unknown})
+    distinct = sorted(set(numbers))
     outcomes = dict(session.execute(
         select(CampaignMember.file_number, CampaignMember.outcome)
-        .where(CampaignMember.campaign_id == cid, CampaignMember.file_number.in_(sorted(set(numbers))))).all())
+        .where(CampaignMember.campaign_id == cid, CampaignMember.file_number.in_(distinct))).all())
     progress_rows = []
-    for file_number in sorted(set(numbers) - set(outcomes)):
+    for file_number in [n for n in distinct if n not in outcomes]:
         member = ledger.member(file_number)
         assessment_id = None
         if ledger.current(file_number, year) is not None:

@@ -213,26 +213,23 @@ class ContributionsService:
         neither holds the others back nor is hidden: those before it are done, and its error is raised.
         Returns ``{file_number: outcome}``."""
         today = self._today(as_of)
+        outcomes = {}
         try:
-            with self.db.transaction() as session:
-                outcomes = campaigns.call_members(session, campaign_id, file_numbers, today)
-        except (InvalidRequest, NotFound):
-            raise  # the batch itself is wrong (no such campaign, not a list, an unknown member): said as is
-        except Exception:
-            log.warning("campaign %s: a batch of %d failed, calling its members one at a time", campaign_id,
-                        len(file_numbers), exc_info=True)
-            outcomes = {}
             try:
+                with self.db.transaction() as session:
+                    outcomes = campaigns.call_members(session, campaign_id, file_numbers, today)
+            except (InvalidRequest, NotFound):
+                raise  # the batch itself is wrong (no such campaign, not a list, an unknown member): said as is
+            except Exception:
+                log.warning("campaign %s: a batch of %d failed, calling its members one at a time", campaign_id,
+                            len(file_numbers), exc_info=True)
                 for file_number in file_numbers:
                     with self.db.transaction() as session:
                         outcomes[file_number] = campaigns.call_member(session, campaign_id, file_number, today)
-            finally:
-                if outcomes:
-                    self.outbox.nudge()
             return outcomes
-        if outcomes:
-            self.outbox.nudge()
-        return outcomes
+        finally:
+            if outcomes:
+                self.outbox.nudge()
 
     @rpc
     def campaign_finish(self, campaign_id):
