@@ -33,9 +33,7 @@ def still_to_process(session: Session, consumer: str, events: list[Event]) -> li
     Only spares the rendering of what was already done: the claim in
     :func:`record_documents` is still what makes an event count once (another
     copy of the service may be handling the same event meanwhile)."""
-    ids = list(dict.fromkeys(event.event_id for event in events))
-    done = set(session.scalars(select(Inbox.event_id).where(
-        Inbox.consumer == consumer, Inbox.event_id.in_(ids)))) if ids else set()
+    done = inbox.processed(session, Inbox, consumer, [event.event_id for event in events])
     fresh, seen = [], set()
     for event in events:
         if event.event_id not in done and event.event_id not in seen:
@@ -199,12 +197,19 @@ def supersede_many(session: Session, superseding: dict) -> None:
 
 @functools.lru_cache(maxsize=64)
 def _supersede_statement(keys: int):
+    """Why ``file_number IN (...)`` as well as the join: it bounds the scan of
+    ``documents`` to the batch's members whatever the plan. With the join alone,
+    statistics taken while the table was small (a fresh deployment, the first
+    minute of a campaign) made PostgreSQL hash-join the batch to every current
+    document, once per batch (39 ms at 80,000 documents; docs/benchmarks.md)."""
     table = Document.__tablename__
     values = ", ".join(f"(:f{n}, :k{n}, CAST(:y{n} AS INTEGER), :d{n})" for n in range(keys))
+    members = ", ".join(f":f{n}" for n in range(keys))
     return text(
         f"WITH current_of (file_number, kind, year, superseded_by) AS (VALUES {values}) "
         f"UPDATE {table} SET superseded_by = current_of.superseded_by FROM current_of "
-        f"WHERE {table}.file_number = current_of.file_number AND {table}.kind = current_of.kind "
+        f"WHERE {table}.file_number IN ({members}) "
+        f"AND {table}.file_number = current_of.file_number AND {table}.kind = current_of.kind "
         f"AND ({table}.year = current_of.year "
         f"OR ({table}.year IS NULL AND current_of.year IS NULL)) "
         f"AND {table}.superseded_by IS NULL")

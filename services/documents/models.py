@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, Index, Integer, String
+from sqlalchemy import JSON, Date, DateTime, Index, Integer, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from carpimko.inbox import InboxMixin
@@ -57,5 +57,14 @@ class Document(Base):
     snapshot: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     layout_version: Mapped[str | None] = mapped_column(String(20), nullable=True)
 
-    __table_args__ = (Index("ix_documents_member", "file_number", "created_at"),
-                      Index("ux_documents_verification_hash", "verification_hash", unique=True))
+    __table_args__ = (
+        Index("ix_documents_member", "file_number", "created_at"),
+        Index("ux_documents_verification_hash", "verification_hash", unique=True),
+        # the member's current document of a kind and year, the one a new issue
+        # supersedes (``issuing.supersede_many``): without it PostgreSQL may join a
+        # batch's keys to the whole table (a sequential scan per batch while the
+        # table grows faster than its statistics: docs/benchmarks.md, fifth run)
+        Index("ix_documents_current", "file_number", "kind", "year",
+              postgresql_where=text("superseded_by IS NULL"),
+              sqlite_where=text("superseded_by IS NULL")),
+    )
