@@ -110,3 +110,29 @@ def test_a_batch_supersedes_only_its_members_documents_whatever_the_statistics(
             assert superseded == 50
     finally:
         engine.dispose()
+
+
+def test_an_interrupted_build_of_the_index_is_built_again(databases):
+    """A concurrent build that was interrupted leaves an invalid index; the
+    migration run again replaces it with a valid one."""
+    url = databases.url("documents")
+    if not url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's concurrent index builds")
+    command.downgrade(migrations.alembic_config("documents", url), "0004")
+    engine = create_engine(url)
+    validity = text("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "WHERE c.relname = 'ix_documents_current'")
+    try:
+        with engine.begin() as connection:  # what an interrupted build leaves
+            connection.execute(text("CREATE INDEX ix_documents_current ON documents "
+                                    "(file_number, kind, year) WHERE superseded_by IS NULL"))
+            connection.execute(text(
+                "UPDATE pg_index SET indisvalid = false WHERE indexrelid = "
+                "'ix_documents_current'::regclass"))
+        with engine.connect() as connection:
+            assert connection.scalar(validity) is False
+        migrations.upgrade("documents", url)
+        with engine.connect() as connection:
+            assert connection.scalar(validity) is True
+    finally:
+        engine.dispose()

@@ -26,11 +26,18 @@ _CURRENT = sa.text("superseded_by IS NULL")
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
         with op.get_context().autocommit_block():
+            # a concurrent build that was interrupted leaves an invalid index
+            # behind: drop it and build it again
+            if bind.execute(sa.text(
+                    "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "WHERE c.relname = 'ix_documents_current' AND NOT i.indisvalid")).first():
+                op.drop_index('ix_documents_current', table_name='documents',
+                              postgresql_concurrently=True)
             op.create_index('ix_documents_current', 'documents', ['file_number', 'kind', 'year'],
-                            postgresql_where=_CURRENT, postgresql_concurrently=True,
-                            if_not_exists=True)
+                            postgresql_where=_CURRENT, postgresql_concurrently=True)
     else:
         op.create_index('ix_documents_current', 'documents', ['file_number', 'kind', 'year'],
                         sqlite_where=_CURRENT)
