@@ -317,21 +317,6 @@ class DocumentsService:
         return base64.b64encode(pdf).decode("ascii")
 
     @rpc
-    def render_letter(self, data):
-        """A postal letter as PDF (base64), for the notifications service."""
-        return base64.b64encode(rendering.render_letter(data)).decode("ascii")
-
-    @rpc
-    def render_access_letter(self, data):
-        """The first-login / password letter with its one-time code (base64 PDF)."""
-        return self.render_document("access_letter", data)
-
-    @rpc
-    def render_account_notice(self, data):
-        """A postal notice about the member's account (base64 PDF)."""
-        return self.render_document("account_notice", data)
-
-    @rpc
     def render_document(self, kind, data):
         """Any kind of document rendered from its data (shapes in
         ``rendering.kinds``), as PDF base64, without storing it: for postal
