@@ -33,13 +33,7 @@ def still_to_process(session: Session, consumer: str, events: list[Event]) -> li
     Only spares the rendering of what was already done: the claim in
     :func:`record_documents` is still what makes an event count once (another
     copy of the service may be handling the same event meanwhile)."""
-    done = inbox.processed(session, Inbox, consumer, [event.event_id for event in events])
-    fresh, seen = [], set()
-    for event in events:
-        if event.event_id not in done and event.event_id not in seen:
-            seen.add(event.event_id)
-            fresh.append(event)
-    return fresh
+    return inbox.unprocessed(session, Inbox, consumer, events)
 
 
 def new_verification(public_url: str) -> tuple[str, dict]:

@@ -60,12 +60,7 @@ def not_processed(session: Session, events: list[Event]) -> list[Event]:
     A batch may carry the same event twice (a redelivery next to the
     original); the second is dropped here, and the inbox claim made with each
     delivery stops a copy handled by a concurrent batch."""
-    done = inbox.processed(session, Inbox, DOCUMENT_CONSUMER, [e.event_id for e in events])
-    fresh: dict[str, Event] = {}
-    for event in events:
-        if event.event_id not in done:
-            fresh.setdefault(event.event_id, event)
-    return list(fresh.values())
+    return inbox.unprocessed(session, Inbox, DOCUMENT_CONSUMER, events)
 
 
 def claim_all(session: Session, events: list[Event]) -> set[str]:
